@@ -1,0 +1,15 @@
+//! Sans-IO SMTP for Posthorn.
+//!
+//! Commands and their ESMTP parameters, the RFC 5321 address grammar, replies with
+//! RFC 3463 enhanced status codes, DATA and BDAT framing, and the server session
+//! state machine. Nothing here touches a socket, a clock or a file: callers feed
+//! bytes in and take replies and events out, which is what lets the whole protocol
+//! be tested and fuzzed without I/O.
+
+pub mod address;
+pub mod params;
+pub mod reply;
+
+pub use address::{Domain, ForwardPath, Mailbox, ReversePath};
+pub use params::{BodyType, MailParams, Notify, OriginalRecipient, RcptParams, Ret};
+pub use reply::{EnhancedStatus, Reply};
