@@ -7,8 +7,13 @@
 //! be tested and fuzzed without I/O.
 
 pub mod address;
+pub mod command;
+pub mod framing;
 pub mod params;
 pub mod reply;
+pub mod session;
+pub mod status;
+pub mod xtext;
 
 pub use address::{Domain, ForwardPath, Mailbox, ReversePath};
 pub use params::{BodyType, MailParams, Notify, OriginalRecipient, RcptParams, Ret};

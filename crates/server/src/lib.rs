@@ -1,1 +1,24 @@
-//! placeholder
+//! The Posthorn SMTP server: tokio listeners (`mta`, `submission`, `smtps`), a thin
+//! per-connection driver around the sans-IO session of `posthorn-proto`, STARTTLS,
+//! admission limits, and the hand-off of each message to the spool before its `250`.
+//!
+//! It does not parse SMTP (that is `posthorn-proto`), store messages (`posthorn-spool`)
+//! or decide relay policy (`posthorn-policy`); it connects them to sockets and time.
+
+mod admission;
+mod client_policy;
+mod connection;
+mod error;
+mod header_scan;
+mod maillog;
+mod received;
+mod server;
+mod settings;
+mod storage;
+mod stream;
+
+pub use error::ServerError;
+pub use server::Server;
+pub use settings::CertificateReport;
+
+use server::Shared;

@@ -1,0 +1,83 @@
+//! `posthorn serve`: run the daemon in the foreground.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use posthorn_config::{LogFormat, LogSettings};
+use posthorn_log::{Destination, Format, LogOptions};
+use posthorn_server::Server;
+
+use super::load_config;
+
+pub fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let config = load_config(config_path)?;
+    let _log = posthorn_log::init(log_options(&config.log, &config.hostname))
+        .context("cannot open the mail log")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    runtime.block_on(async {
+        let server = Server::bind(config).await?;
+        report(&server);
+        server.run().await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Tells the operator what is running and where (SPEC §1: listeners, spool, certificate).
+fn report(server: &Server) {
+    for (address, kind) in server.local_addresses() {
+        println!("posthorn: listening on {address} ({kind})");
+    }
+    let recovery = server.recovery();
+    println!(
+        "posthorn: spool {}: {} messages queued, {} quarantined, {} incomplete discarded",
+        server.spool_path().display(),
+        recovery.messages.len(),
+        recovery.quarantined.len(),
+        recovery.discarded_incomplete,
+    );
+    for quarantined in &recovery.quarantined {
+        println!(
+            "posthorn: quarantined {} -> {}: {}",
+            quarantined.original.display(),
+            quarantined.moved_to.display(),
+            quarantined.reason
+        );
+    }
+    let certificate = server.certificate();
+    let origin = if certificate.created {
+        "self-signed, made now"
+    } else if certificate.info.self_signed {
+        "self-signed"
+    } else {
+        "configured"
+    };
+    println!(
+        "posthorn: certificate {} ({origin}) for {}, SHA-256 {}, valid until {}",
+        certificate.path.display(),
+        certificate.info.names.join(", "),
+        certificate.info.sha256_fingerprint,
+        chrono::DateTime::<chrono::Utc>::from(certificate.info.not_after).format("%Y-%m-%d"),
+    );
+}
+
+fn log_options(settings: &LogSettings, hostname: &str) -> LogOptions {
+    let destination = if settings.syslog {
+        Destination::Syslog
+    } else if let Some(file) = &settings.file {
+        Destination::File(file.clone())
+    } else {
+        Destination::Stderr
+    };
+    LogOptions {
+        format: match settings.format {
+            LogFormat::Sendmail => Format::Sendmail,
+            LogFormat::Json => Format::Json,
+        },
+        destination,
+        hostname: hostname.to_owned(),
+    }
+}

@@ -1,0 +1,241 @@
+//! Listeners, the accept loops, signals (SIGTERM/SIGINT stop, SIGHUP reloads) and the
+//! graceful stop that lets messages in flight finish.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use posthorn_config::{Config, ListenerKind};
+use posthorn_proto::{EnhancedStatus, Reply};
+use posthorn_spool::{Recovery, Spool};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::watch;
+
+use crate::admission::{Admission, Refusal};
+use crate::connection::{self, DRAIN_LIMIT};
+use crate::settings::{CertificateReport, Settings};
+use crate::ServerError;
+
+/// State shared by every session of the daemon.
+pub(crate) struct Shared {
+    settings: RwLock<Arc<Settings>>,
+    pub(crate) spool: Spool,
+    admission: Admission,
+}
+
+impl Shared {
+    /// The current settings snapshot.
+    pub(crate) fn settings(&self) -> Arc<Settings> {
+        match self.settings.read() {
+            Ok(guard) => Arc::clone(&guard),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    fn replace_settings(&self, settings: Settings) {
+        let mut guard = match self.settings.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *guard = Arc::new(settings);
+    }
+}
+
+/// A bound, recovered, ready-to-run server.
+pub struct Server {
+    shared: Arc<Shared>,
+    listeners: Vec<(TcpListener, ListenerKind)>,
+    recovery: Recovery,
+}
+
+impl Server {
+    /// Opens and recovers the spool, prepares TLS and binds every listener.
+    pub async fn bind(config: Config) -> Result<Server, ServerError> {
+        let spool = Spool::open(&config.spool).map_err(|source| ServerError::Spool {
+            path: config.spool.clone(),
+            source,
+        })?;
+        let recovery = spool.recover().map_err(|source| ServerError::Spool {
+            path: config.spool.clone(),
+            source,
+        })?;
+        let mut listeners = Vec::with_capacity(config.listeners.len());
+        for listener in &config.listeners {
+            let bound = TcpListener::bind(listener.address)
+                .await
+                .map_err(|source| ServerError::Bind {
+                    address: listener.address,
+                    source,
+                })?;
+            listeners.push((bound, listener.kind));
+        }
+        let admission = Admission::new(
+            config.limits.sessions,
+            config.limits.connections_per_ip_per_minute,
+        );
+        let settings = Settings::load(config)?;
+        let shared = Arc::new(Shared {
+            settings: RwLock::new(Arc::new(settings)),
+            spool,
+            admission,
+        });
+        Ok(Server {
+            shared,
+            listeners,
+            recovery,
+        })
+    }
+
+    /// The addresses actually bound (port 0 in the config gives a free port).
+    pub fn local_addresses(&self) -> Vec<(SocketAddr, ListenerKind)> {
+        self.listeners
+            .iter()
+            .filter_map(|(listener, kind)| Some((listener.local_addr().ok()?, *kind)))
+            .collect()
+    }
+
+    pub fn certificate(&self) -> CertificateReport {
+        self.shared.settings().certificate.clone()
+    }
+
+    pub fn recovery(&self) -> &Recovery {
+        &self.recovery
+    }
+
+    pub fn spool_path(&self) -> &Path {
+        self.shared.spool.path()
+    }
+
+    /// Serves until SIGTERM or SIGINT, then stops accepting, lets sessions with a message
+    /// in flight finish (bounded) and returns.
+    pub async fn run(self) -> Result<(), ServerError> {
+        let mut terminate = signal(SignalKind::terminate()).map_err(ServerError::Signal)?;
+        let mut interrupt = signal(SignalKind::interrupt()).map_err(ServerError::Signal)?;
+        let mut hangup = signal(SignalKind::hangup()).map_err(ServerError::Signal)?;
+        let (stop, stopping) = watch::channel(false);
+        let mut accept_loops = Vec::new();
+        for (listener, kind) in self.listeners {
+            let shared = Arc::clone(&self.shared);
+            let stopping = stopping.clone();
+            accept_loops.push(tokio::spawn(accept_loop(shared, listener, kind, stopping)));
+        }
+        loop {
+            tokio::select! {
+                _ = terminate.recv() => break,
+                _ = interrupt.recv() => break,
+                _ = hangup.recv() => reload(&self.shared),
+            }
+        }
+        tracing::info!("stopping: no new connections");
+        let _ = stop.send(true);
+        for task in accept_loops {
+            let _ = task.await;
+        }
+        drain(&self.shared).await;
+        Ok(())
+    }
+}
+
+async fn accept_loop(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    kind: ListenerKind,
+    mut stopping: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stopping.changed() => return,
+        };
+        match accepted {
+            Ok((tcp, peer)) => admit(&shared, tcp, peer, kind, &stopping),
+            Err(error) => {
+                // EMFILE/ENFILE and friends: back off instead of spinning on accept.
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+fn admit(
+    shared: &Arc<Shared>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    kind: ListenerKind,
+    stopping: &watch::Receiver<bool>,
+) {
+    let _ = tcp.set_nodelay(true);
+    match shared.admission.admit(peer.ip(), Instant::now()) {
+        Ok(permit) => {
+            let shared = Arc::clone(shared);
+            let stopping = stopping.clone();
+            tokio::spawn(async move {
+                connection::serve(shared, tcp, peer, kind, stopping).await;
+                drop(permit);
+            });
+        }
+        Err(refusal) => {
+            let hostname = shared.settings().config.hostname.clone();
+            tracing::info!(target: "posthorn::mail", relay = %format_args!("[{}]", peer.ip()), reject = ?refusal);
+            tokio::spawn(turn_away(tcp, hostname, refusal));
+        }
+    }
+}
+
+/// Answers a connection that may not have a session with 421 and closes it.
+async fn turn_away(mut tcp: TcpStream, hostname: String, refusal: Refusal) {
+    let text = match refusal {
+        Refusal::TooManySessions => "Too many concurrent SMTP connections; try again later",
+        Refusal::RateExceeded => "Too many connections from your address; try again later",
+    };
+    let reply = Reply::new(
+        421,
+        EnhancedStatus::new(4, 7, 0),
+        format!("{hostname} {text}"),
+    );
+    let mut wire = Vec::new();
+    reply.write_to(&mut wire);
+    let write = async {
+        tcp.write_all(&wire).await?;
+        tcp.shutdown().await
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), write).await;
+}
+
+/// SIGHUP: read the config and maps again; a broken new config keeps the old one running.
+fn reload(shared: &Shared) {
+    let current = shared.settings();
+    let source = current.config.source.clone();
+    let loaded = Config::load(source.as_deref())
+        .map_err(ServerError::from)
+        .and_then(Settings::load);
+    match loaded {
+        Ok(settings) => {
+            if settings.config.listeners != current.config.listeners {
+                tracing::warn!("listener changes take effect at the next restart");
+            }
+            shared.replace_settings(settings);
+            tracing::info!("configuration and maps reloaded");
+        }
+        Err(error) => tracing::error!(%error, "reload failed; keeping the running configuration"),
+    }
+}
+
+/// Waits for open sessions to end, at most [`DRAIN_LIMIT`].
+async fn drain(shared: &Shared) {
+    let deadline = Instant::now() + DRAIN_LIMIT;
+    while shared.admission.active() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let left = shared.admission.active();
+    if left > 0 {
+        tracing::warn!(
+            sessions = left,
+            "stopping with sessions still open; nothing they sent was acknowledged"
+        );
+    }
+}
