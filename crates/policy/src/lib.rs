@@ -1,1 +1,26 @@
-//! placeholder
+//! Posthorn's policy: sendmail's access map, read from its text form, and relay control.
+//!
+//! [`AccessMap`] parses `Tag:key value` lines (every bad line reported with file:line)
+//! and looks keys up in sendmail's order, returning the keys it tried so `posthorn
+//! policy` can explain a decision. [`RelayPolicy`] applies `Connect:`, `From:` and
+//! `To:` entries and the `[relay]` settings to a client and its envelope.
+//!
+//! This crate does no I/O beyond reading the map file in [`AccessMap::load`], and it
+//! does not decide outbound TLS modes: it only parses and finds the `Try_TLS:`,
+//! `TLS_Srv:` and `TLS_Rcpt:` entries the delivery code applies.
+
+pub mod keys;
+mod map;
+pub mod relay;
+mod tag;
+mod tls_requirement;
+mod value;
+
+pub use map::{AccessMap, Entry, Lookup, MapError, MapErrorKind, MapErrors};
+pub use relay::{Client, ConnectDecision, Decision, RelayPolicy};
+pub use tag::Tag;
+pub use tls_requirement::{CommonName, RequirementError, RequirementFailure, TlsRequirement};
+pub use value::{Action, SrvFeatures, Value, ValueError, SRV_FEATURE_LETTERS};
+
+#[cfg(test)]
+mod tests;

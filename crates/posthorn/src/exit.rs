@@ -2,15 +2,10 @@
 
 use std::process::ExitCode;
 
-pub const OK: u8 = 0;
-pub const USAGE: u8 = 64;
-pub const DATA_ERROR: u8 = 65;
 pub const NO_INPUT: u8 = 66;
 pub const SOFTWARE: u8 = 70;
 pub const OS_ERROR: u8 = 71;
-pub const CANT_CREATE: u8 = 73;
 pub const IO_ERROR: u8 = 74;
-pub const TEMP_FAIL: u8 = 75;
 pub const CONFIG: u8 = 78;
 
 /// The exit code for an error that ended a command.

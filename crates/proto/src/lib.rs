@@ -11,6 +11,7 @@ pub mod command;
 pub mod framing;
 pub mod params;
 pub mod reply;
+pub mod reply_parser;
 pub mod session;
 pub mod status;
 pub mod xtext;

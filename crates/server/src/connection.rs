@@ -56,8 +56,9 @@ pub(crate) async fn serve(
         _ => Stream::Plain(tcp),
     };
     let mut session = driver.open_session(kind);
-    if let Err(end) = driver.run(stream, &mut session).await {
-        tracing::debug!(peer = %peer, ?end, "session ended");
+    match driver.run(stream, &mut session).await {
+        Err(End::Io(error)) => tracing::debug!(peer = %peer, %error, "connection lost"),
+        Err(End::TlsFailed) | Ok(()) => {}
     }
 }
 

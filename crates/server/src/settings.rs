@@ -43,7 +43,12 @@ impl Settings {
         let chain = posthorn_tls::load_chain(&paths.certificate)?;
         let info = match chain.first() {
             Some(leaf) => posthorn_tls::describe(leaf)?,
-            None => return Err(posthorn_tls::TlsError::NoCertificate(paths.certificate).into()),
+            None => {
+                return Err(posthorn_tls::TlsError::NoCertificate {
+                    path: paths.certificate,
+                }
+                .into())
+            }
         };
         let certificate = CertificateReport {
             path: paths.certificate.clone(),

@@ -1,1 +1,66 @@
-//! placeholder
+//! The durable message spool of Posthorn.
+//!
+//! It stores each accepted message (envelope, body, per-recipient delivery state)
+//! so that a `250` after DATA is only sent once the message is on stable storage,
+//! and a crash at any moment loses nothing acknowledged and delivers nothing
+//! incomplete (SPEC §6). It does not schedule retries, deliver, or keep an
+//! in-memory index of the queue: the daemon builds its index from
+//! [`Spool::recover`] and keeps it itself; [`Spool::list`] and [`Spool::load`]
+//! read the files for the CLI.
+//!
+//! # Layout
+//! `DIR/incoming/ID` while a message is received, `DIR/queue/ID` once committed,
+//! `DIR/quarantine/` for files recovery could not read. One file per message.
+//!
+//! # File format
+//! An 8-byte header (`PHSPOOL` + version 1), then records
+//! `[u32 length][u8 kind][payload][u32 crc32 of kind + payload]`, little-endian:
+//! Envelope (hand-written length-delimited fields; every string is
+//! length-prefixed so no value can forge a record), BodyChunk (at most 64 KiB),
+//! BodyEnd (total size and crc32 of the body: the commit marker, without which a
+//! file is incomplete), then any number of RecipientUpdate (index + new state),
+//! Hold and Release. Each record is written with one `write` on an `O_APPEND`
+//! descriptor, so appends by the daemon and by the CLI never interleave. The
+//! decoder caps every length by record kind before reading, checks every crc,
+//! and returns a typed [`DecodeError`]; it does not panic on any input.
+//!
+//! # Durability: group commit
+//! One committer thread takes every request waiting in its channel as a batch
+//! and, for the batch: syncs the file data (`fdatasync` for one file, one
+//! `syncfs` for several), renames `incoming/ID` to `queue/ID`, unlinks deleted
+//! messages, fsyncs `queue/` once, and only then answers each waiter. Recipient
+//! updates, hold, release and delete go through the same committer and so share
+//! its syncs. A message whose commit failed is removed and never reported Ok.
+//! Full disks (ENOSPC, EDQUOT) are reported as [`SpoolError::NoSpace`].
+//!
+//! # Recovery
+//! [`Spool::recover`] removes `incoming/` leftovers, quarantines files that do
+//! not decode through BodyEnd, cuts off a torn final update record (a crash
+//! mid-append, never acknowledged), and rebuilds each message's recipient states
+//! by applying its updates in order.
+
+mod body;
+mod codec;
+mod committer;
+mod envelope;
+mod error;
+mod id;
+mod record;
+mod recover;
+mod scan;
+mod spool;
+mod wire;
+mod writer;
+
+pub use body::BodyReader;
+pub use codec::MAX_REPLY_LEN;
+pub use committer::CommitStats;
+pub use envelope::{
+    ClientInfo, Envelope, QueuedMessage, Recipient, RecipientState, RecipientStatus,
+};
+pub use error::{DecodeError, FieldError, SpoolError};
+pub use id::{InvalidQueueId, QueueId};
+pub use record::{RecordKind, BODY_CHUNK_LEN, MAX_ENVELOPE_LEN};
+pub use recover::{Quarantined, Recovery};
+pub use spool::{Listing, Spool};
+pub use writer::{Commit, MessageWriter};

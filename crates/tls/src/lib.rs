@@ -1,1 +1,29 @@
-//! placeholder
+//! TLS material for Posthorn: loading PEM certificate chains and private keys,
+//! making the self-signed certificate used on first start, describing certificates
+//! for humans, building the rustls server configuration (TLS 1.2 and 1.3 with the
+//! ring provider, optional client-certificate request) and summarizing a finished
+//! handshake in sendmail's log vocabulary (`version=`, `cipher=`, `bits=`).
+//!
+//! It does no I/O on sockets and makes no policy decisions: which TLS mode applies
+//! to a peer belongs to `posthorn-policy`, the STARTTLS upgrade itself to
+//! `posthorn-server`. Outbound (client) configurations are not built here yet.
+
+mod client_auth;
+mod describe;
+mod error;
+mod load;
+mod self_signed;
+mod server;
+mod summary;
+
+pub use client_auth::verify_client_chain;
+pub use describe::{describe, CertificateInfo};
+pub use error::TlsError;
+pub use load::{load_chain, load_private_key};
+pub use self_signed::{ensure_self_signed, CertifiedKeyPaths};
+pub use server::{server_config, ClientCertRequest};
+pub use summary::{summarize, SessionSummary};
+
+/// Re-exported so callers name the same rustls the configurations come from.
+pub use rustls;
+pub use rustls_pki_types::{CertificateDer, PrivateKeyDer};

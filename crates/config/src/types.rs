@@ -1,0 +1,184 @@
+//! Stage two: the validated, typed configuration the rest of Posthorn reads.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+/// The whole validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The file read; `None` for the embedded default.
+    pub source: Option<PathBuf>,
+    /// EHLO name, banner and `Received:` name.
+    pub hostname: String,
+    pub spool: PathBuf,
+    pub listeners: Vec<Listener>,
+    pub tls: TlsSettings,
+    pub outbound: Outbound,
+    pub dns: Dns,
+    pub relay: Relay,
+    pub maps: Maps,
+    pub auth: Auth,
+    pub queue: Queue,
+    pub log: LogSettings,
+    pub limits: Limits,
+    pub timeouts: Timeouts,
+}
+
+/// One `[[listener]]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listener {
+    pub address: SocketAddr,
+    pub kind: ListenerKind,
+}
+
+/// What a listener speaks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ListenerKind {
+    /// Port 25 style: mail from anyone to our domains, relaying by policy.
+    #[default]
+    Mta,
+    /// Port 587: AUTH required before MAIL.
+    Submission,
+    /// Port 465: TLS from the first byte (RFC 8314), then SMTP as on an `mta` listener.
+    Smtps,
+}
+
+impl std::fmt::Display for ListenerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ListenerKind::Mta => "mta",
+            ListenerKind::Submission => "submission",
+            ListenerKind::Smtps => "smtps",
+        })
+    }
+}
+
+/// `[tls]`: certificate files. Unset means "none" (or the system store for `ca_bundle`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsSettings {
+    pub certificate: Option<PathBuf>,
+    pub private_key: Option<PathBuf>,
+    pub client_certificate: Option<PathBuf>,
+    pub client_private_key: Option<PathBuf>,
+    pub ca_bundle: Option<PathBuf>,
+}
+
+/// `[outbound]`: how deliveries to other servers use TLS and where they go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outbound {
+    pub starttls: StartTlsMode,
+    pub tls_failure: TlsFailure,
+    pub port: u16,
+    /// `"[relay.example.com]:587"` as written; `None` means delivery by MX.
+    pub smarthost: Option<String>,
+}
+
+/// `outbound.starttls`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StartTlsMode {
+    /// Never send STARTTLS (sendmail's `M=S`).
+    Off,
+    /// STARTTLS when offered; a broken handshake does not stop delivery.
+    #[default]
+    Opportunistic,
+    /// TLS or defer; the certificate is not checked.
+    Required,
+    /// TLS with a verified certificate, or defer.
+    Verified,
+}
+
+/// `outbound.tls_failure`: what a failed opportunistic handshake leads to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsFailure {
+    /// Reconnect and deliver without STARTTLS.
+    #[default]
+    Plaintext,
+    /// Leave the message queued (sendmail's behaviour).
+    Defer,
+}
+
+/// `[dns]`: empty `nameservers` means the system resolver configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dns {
+    pub nameservers: Vec<SocketAddr>,
+}
+
+/// `[relay]`: who may relay, and which recipient domains anyone may send to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relay {
+    pub networks: Vec<IpNet>,
+    /// Lower-cased; each also covers its subdomains.
+    pub domains: Vec<String>,
+}
+
+/// `[maps]`: sendmail text maps; an empty string in the file means `None`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Maps {
+    pub access: Option<PathBuf>,
+    pub mailertable: Option<PathBuf>,
+}
+
+/// `[auth]`: where AUTH credentials are checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Auth {
+    pub password_file: Option<PathBuf>,
+    pub dovecot_socket: Option<PathBuf>,
+}
+
+/// `[queue]`: when senders hear about slow or failed deliveries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Queue {
+    pub warn_after: Duration,
+    pub give_up_after: Duration,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// `None`: standard error (unless `syslog`).
+    pub file: Option<PathBuf>,
+    pub syslog: bool,
+}
+
+/// `log.format`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// sendmail's `ID: key=value, ...` lines.
+    #[default]
+    Sendmail,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes; advertised with SIZE, `552 5.3.4` above it.
+    pub message_size: u64,
+    /// Per message; `452 4.5.3` beyond.
+    pub recipients: usize,
+    /// Concurrent inbound sessions; `421 4.7.0` beyond.
+    pub sessions: usize,
+    /// New connections per client IP per minute; 0 means unlimited.
+    pub connections_per_ip_per_minute: u32,
+    /// Bad commands in one session before `421`.
+    pub errors: u32,
+}
+
+/// `[timeouts]`: server-side SMTP timeouts (RFC 5321 §4.5.3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub command: Duration,
+    pub data_block: Duration,
+    pub data_end: Duration,
+    pub tls_handshake: Duration,
+}

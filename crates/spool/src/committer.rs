@@ -1,0 +1,231 @@
+//! The group committer: one thread that makes batches of spool changes durable
+//! with as few syncs as possible.
+//!
+//! Each batch is every request waiting in the channel. Its order is fixed, and is
+//! what makes an acknowledgement safe:
+//! 1. file data: `fdatasync` for one file, one `syncfs` for more (falling back to
+//!    `fdatasync` of each file when `syncfs` fails, which also pins an error on
+//!    the file that caused it);
+//! 2. directory changes: `rename incoming/ID -> queue/ID` for commits, `unlink`
+//!    for deletes;
+//! 3. one `fsync` of `queue/` if any entry changed;
+//! 4. every waiter gets its answer.
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::Receiver;
+use std::sync::Arc;
+
+use rustix::io::Errno;
+use tokio::sync::oneshot;
+
+use crate::envelope::QueuedMessage;
+use crate::error::SpoolError;
+use crate::id::QueueId;
+
+/// One change for the committer, with the channel its answer goes to.
+pub(crate) enum Request {
+    /// A complete file in `incoming/` (BodyEnd written) to move into `queue/`.
+    Commit {
+        file: File,
+        /// Boxed: it is by far the largest request.
+        message: Box<QueuedMessage>,
+        reply: oneshot::Sender<Result<QueuedMessage, SpoolError>>,
+    },
+    /// Records already appended to `queue/ID` that must reach the disk.
+    Sync {
+        id: QueueId,
+        file: File,
+        reply: oneshot::Sender<Result<(), SpoolError>>,
+    },
+    /// Remove `queue/ID`.
+    Delete {
+        id: QueueId,
+        reply: oneshot::Sender<Result<(), SpoolError>>,
+    },
+}
+
+/// How the committer has been batching, for tests and for the operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CommitStats {
+    pub batches: u64,
+    pub requests: u64,
+    /// The most requests handled in one batch.
+    pub largest_batch: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct StatsCounters {
+    batches: AtomicU64,
+    requests: AtomicU64,
+    largest_batch: AtomicU64,
+}
+
+impl StatsCounters {
+    pub(crate) fn snapshot(&self) -> CommitStats {
+        CommitStats {
+            batches: self.batches.load(Ordering::Relaxed),
+            requests: self.requests.load(Ordering::Relaxed),
+            largest_batch: self.largest_batch.load(Ordering::Relaxed),
+        }
+    }
+
+    fn record(&self, batch_len: usize) {
+        let batch_len = batch_len as u64;
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.requests.fetch_add(batch_len, Ordering::Relaxed);
+        self.largest_batch.fetch_max(batch_len, Ordering::Relaxed);
+    }
+}
+
+/// The committer thread's state.
+pub(crate) struct Committer {
+    pub(crate) incoming: PathBuf,
+    pub(crate) queue: PathBuf,
+    /// `queue/` itself: fsynced after renames and unlinks, and the fd for `syncfs`.
+    pub(crate) queue_dir: File,
+    pub(crate) stats: Arc<StatsCounters>,
+}
+
+/// A request on its way through one batch.
+struct Item {
+    request: Request,
+    outcome: Result<(), SpoolError>,
+    /// Set once this item's rename or unlink happened.
+    changed_directory: bool,
+}
+
+impl Committer {
+    /// Runs until every sender (every `Spool` clone and writer) is gone.
+    pub(crate) fn run(self, requests: Receiver<Request>) {
+        while let Ok(first) = requests.recv() {
+            let mut batch = vec![first];
+            batch.extend(requests.try_iter());
+            self.stats.record(batch.len());
+            self.commit_batch(batch);
+        }
+    }
+
+    fn commit_batch(&self, batch: Vec<Request>) {
+        let mut items: Vec<Item> = batch
+            .into_iter()
+            .map(|request| Item {
+                request,
+                outcome: Ok(()),
+                changed_directory: false,
+            })
+            .collect();
+        self.sync_file_data(&mut items);
+        for item in &mut items {
+            self.change_directory(item);
+        }
+        if items.iter().any(|item| item.changed_directory) {
+            if let Err(errno) = rustix::fs::fsync(&self.queue_dir) {
+                for item in items.iter_mut().filter(|item| item.changed_directory) {
+                    item.outcome = Err(SpoolError::errno("fsync", &self.queue, errno));
+                }
+            }
+        }
+        for item in items {
+            self.answer(item);
+        }
+    }
+
+    fn sync_file_data(&self, items: &mut [Item]) {
+        let with_files: Vec<usize> = (0..items.len())
+            .filter(|&index| file_of(&items[index].request).is_some())
+            .collect();
+        if with_files.len() > 1 && rustix::fs::syncfs(&self.queue_dir).is_ok() {
+            return;
+        }
+        for index in with_files {
+            let item = &mut items[index];
+            if let Some(file) = file_of(&item.request) {
+                if let Err(errno) = rustix::fs::fdatasync(file) {
+                    let path = self.path_of(&item.request);
+                    item.outcome = Err(SpoolError::errno("fdatasync", &path, errno));
+                }
+            }
+        }
+    }
+
+    /// Renames a synced commit into `queue/`, or unlinks a deleted message.
+    fn change_directory(&self, item: &mut Item) {
+        if item.outcome.is_err() {
+            return;
+        }
+        let result = match &item.request {
+            Request::Commit { message, .. } => {
+                let from = self.incoming.join(message.id.as_ref());
+                let to = self.queue.join(message.id.as_ref());
+                rename_no_replace(&from, &to)
+                    .map_err(|errno| SpoolError::errno("rename", &from, errno))
+            }
+            Request::Delete { id, .. } => {
+                let path = self.queue.join(id.as_ref());
+                fs::remove_file(&path).map_err(|error| match error.raw_os_error() {
+                    Some(libc::ENOENT) => SpoolError::NotFound(id.clone()),
+                    _ => SpoolError::io("unlink", &path, error),
+                })
+            }
+            Request::Sync { .. } => return,
+        };
+        item.changed_directory = result.is_ok();
+        item.outcome = result;
+    }
+
+    fn answer(&self, item: Item) {
+        // A waiter that went away (dropped its future) needs no answer.
+        match item.request {
+            Request::Commit { message, reply, .. } => {
+                let outcome = match item.outcome {
+                    Ok(()) => Ok(*message),
+                    Err(error) => {
+                        self.discard_failed_commit(&message.id, item.changed_directory);
+                        Err(error)
+                    }
+                };
+                let _ = reply.send(outcome);
+            }
+            Request::Sync { reply, .. } | Request::Delete { reply, .. } => {
+                let _ = reply.send(item.outcome);
+            }
+        }
+    }
+
+    /// A commit that was not answered Ok must never be delivered: remove its file
+    /// wherever it got to. Best effort; recovery removes `incoming/` leftovers.
+    fn discard_failed_commit(&self, id: &QueueId, renamed: bool) {
+        let directory = if renamed { &self.queue } else { &self.incoming };
+        let _ = fs::remove_file(directory.join(id.as_ref()));
+        if renamed {
+            let _ = rustix::fs::fsync(&self.queue_dir);
+        }
+    }
+
+    fn path_of(&self, request: &Request) -> PathBuf {
+        match request {
+            Request::Commit { message, .. } => self.incoming.join(message.id.as_ref()),
+            Request::Sync { id, .. } | Request::Delete { id, .. } => self.queue.join(id.as_ref()),
+        }
+    }
+}
+
+fn file_of(request: &Request) -> Option<&File> {
+    match request {
+        Request::Commit { file, .. } | Request::Sync { file, .. } => Some(file),
+        Request::Delete { .. } => None,
+    }
+}
+
+/// Never overwrites a queued message: ids are picked to be free, but a clock
+/// stepping back or two processes with one pid (containers) could still collide.
+/// Filesystems without `RENAME_NOREPLACE` get a plain rename.
+fn rename_no_replace(from: &Path, to: &Path) -> Result<(), Errno> {
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+        Err(Errno::INVAL) | Err(Errno::NOSYS) => rustix::fs::rename(from, to),
+        other => other,
+    }
+}

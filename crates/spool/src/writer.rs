@@ -1,0 +1,228 @@
+//! Receiving one message into `incoming/`: `MessageWriter` streams the body to
+//! disk in chunks and `Commit` is the answer from the group committer.
+
+use std::fs::{self, File};
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, Thread};
+
+use tokio::sync::oneshot;
+
+use crate::codec;
+use crate::committer::Request;
+use crate::envelope::{Envelope, QueuedMessage};
+use crate::error::SpoolError;
+use crate::id::QueueId;
+use crate::record::{encode_record, RecordKind, BODY_CHUNK_LEN};
+use crate::spool::{append, Spool};
+
+/// A message being received. Dropping it without `commit` aborts: the file in
+/// `incoming/` is removed (and recovery removes any leftover after a crash).
+#[derive(Debug)]
+pub struct MessageWriter {
+    spool: Spool,
+    id: QueueId,
+    path: PathBuf,
+    /// `None` once handed to the committer.
+    file: Option<File>,
+    envelope: Envelope,
+    /// Body bytes not yet written, less than one chunk.
+    pending: Vec<u8>,
+    size: u64,
+    body_crc: crc32fast::Hasher,
+    /// Set by the first failed write: whether it was a full disk.
+    failed: Option<bool>,
+}
+
+impl MessageWriter {
+    pub(crate) fn new(
+        spool: Spool,
+        id: QueueId,
+        path: PathBuf,
+        file: File,
+        envelope: Envelope,
+    ) -> Self {
+        MessageWriter {
+            spool,
+            id,
+            path,
+            file: Some(file),
+            envelope,
+            pending: Vec::with_capacity(BODY_CHUNK_LEN),
+            size: 0,
+            body_crc: crc32fast::Hasher::new(),
+            failed: None,
+        }
+    }
+
+    pub fn id(&self) -> &QueueId {
+        &self.id
+    }
+
+    /// Body bytes written so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Adds body bytes. They are buffered up to one 64 KiB chunk, so memory stays
+    /// flat however large the message is. After a failure every later call (and
+    /// `commit`) fails too: the body on disk is missing bytes.
+    pub fn write(&mut self, mut body_bytes: &[u8]) -> Result<(), SpoolError> {
+        self.check_not_failed()?;
+        self.size += body_bytes.len() as u64;
+        self.body_crc.update(body_bytes);
+        while !body_bytes.is_empty() {
+            let room = BODY_CHUNK_LEN - self.pending.len();
+            let (now, later) = body_bytes.split_at(room.min(body_bytes.len()));
+            self.pending.extend_from_slice(now);
+            body_bytes = later;
+            if self.pending.len() == BODY_CHUNK_LEN {
+                self.flush_chunk()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes BodyEnd (the commit marker) and hands the file to the committer.
+    /// The message is queued once the returned `Commit` resolves to `Ok`.
+    pub fn commit(mut self) -> Commit {
+        match self.finish_file() {
+            Ok(file) => self.send_to_committer(file),
+            Err(error) => Commit::failed(error),
+        }
+    }
+
+    fn finish_file(&mut self) -> Result<File, SpoolError> {
+        self.check_not_failed()?;
+        if !self.pending.is_empty() {
+            self.flush_chunk()?;
+        }
+        let body_crc = std::mem::take(&mut self.body_crc).finalize();
+        let mut record = Vec::new();
+        let payload = codec::encode_body_end(self.size, body_crc);
+        encode_record(RecordKind::BodyEnd, &payload, &mut record);
+        self.append_bytes(&record)?;
+        self.file.take().ok_or(SpoolError::CommitterStopped)
+    }
+
+    fn send_to_committer(&mut self, file: File) -> Commit {
+        let (reply, answer) = oneshot::channel();
+        let message = QueuedMessage {
+            id: self.id.clone(),
+            envelope: self.envelope.clone(),
+            size: self.size,
+            held: false,
+        };
+        let request = Request::Commit {
+            file,
+            message: Box::new(message),
+            reply,
+        };
+        if let Err(error) = self.spool.send(request) {
+            let _ = fs::remove_file(&self.path);
+            return Commit::failed(error);
+        }
+        Commit { answer }
+    }
+
+    fn flush_chunk(&mut self) -> Result<(), SpoolError> {
+        let mut record = Vec::with_capacity(self.pending.len() + 9);
+        encode_record(RecordKind::BodyChunk, &self.pending, &mut record);
+        self.pending.clear();
+        self.append_bytes(&record)
+    }
+
+    fn append_bytes(&mut self, record: &[u8]) -> Result<(), SpoolError> {
+        let Some(file) = self.file.as_ref() else {
+            return Err(SpoolError::CommitterStopped);
+        };
+        append(file, record).map_err(|error| {
+            let error = SpoolError::io("write", &self.path, error);
+            self.failed = Some(error.is_no_space());
+            error
+        })
+    }
+
+    fn check_not_failed(&self) -> Result<(), SpoolError> {
+        match self.failed {
+            None => Ok(()),
+            Some(no_space) => Err(SpoolError::WriterFailed {
+                id: self.id.clone(),
+                no_space,
+            }),
+        }
+    }
+}
+
+impl Drop for MessageWriter {
+    fn drop(&mut self) {
+        if let Some(file) = self.file.take() {
+            drop(file);
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// The committer's answer for one message: `Ok` only once the file data, the
+/// rename into `queue/` and the directory are on stable storage.
+///
+/// Await it in async code, or call [`Commit::wait`] where there is no runtime.
+/// Dropping it does not cancel the commit: the message may still be queued, it
+/// just goes unacknowledged (the client will retry; a duplicate, never a loss).
+#[derive(Debug)]
+#[must_use = "the message is not acknowledged until the commit resolves"]
+pub struct Commit {
+    answer: oneshot::Receiver<Result<QueuedMessage, SpoolError>>,
+}
+
+impl Commit {
+    /// A commit that failed before reaching the committer.
+    fn failed(error: SpoolError) -> Self {
+        let (reply, answer) = oneshot::channel();
+        let _ = reply.send(Err(error));
+        Commit { answer }
+    }
+
+    /// Blocks the calling thread until the committer answers. Works inside or
+    /// outside an async runtime (it parks the thread), but blocks a runtime worker
+    /// if called there.
+    pub fn wait(self) -> Result<QueuedMessage, SpoolError> {
+        block_on(self)
+    }
+}
+
+impl Future for Commit {
+    type Output = Result<QueuedMessage, SpoolError>;
+
+    fn poll(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Self::Output> {
+        // A dropped sender means the committer thread is gone.
+        Pin::new(&mut self.answer)
+            .poll(context)
+            .map(|answer| answer.unwrap_or(Err(SpoolError::CommitterStopped)))
+    }
+}
+
+/// Wakes a parked thread.
+struct ThreadWaker(Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Drives one future to completion on the current thread, without a runtime.
+pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
+    let mut context = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+        thread::park();
+    }
+}
