@@ -49,7 +49,7 @@ def test_oversized_body_is_refused_after_data(daemon_factory):
 def test_message_under_the_limit_passes(daemon_factory):
     daemon = daemon_factory(config=SMALL)
     sender = "fits@client.test"
-    message = make_message(sender, ["bob@dest.example"], "fits", "z" * 4000 + "\n", "fits@x")
+    message = make_message(sender, ["bob@dest.example"], "fits", ("z" * 76 + "\n") * 50, "fits@x")
     with connect(daemon) as smtp:
         assert smtp.sendmail(sender, ["bob@dest.example"], message) == {}
     assert len(messages_from(daemon.queue(), sender)) == 1

@@ -140,8 +140,10 @@ mod tests {
             admission.admit(b, start).is_ok(),
             "another client is not affected"
         );
-        // Half a minute into the next window, half of the previous minute still counts.
+        // Half a minute into the next window, half of the previous minute still counts:
+        // 1.5 of 3 used, so one more fits, a second (2.5 + 1 > 3) does not.
         let later = start + RATE_WINDOW + RATE_WINDOW / 2;
+        assert!(admission.admit(a, later).is_ok());
         assert!(admission.admit(a, later).is_ok());
         assert_eq!(admission.admit(a, later).err(), Some(Refusal::RateExceeded));
         // Two minutes later the client starts fresh.
