@@ -12,22 +12,34 @@ fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
-    let line = if mode & 1 == 0 { rest.to_vec() } else { posthorn_proto_fuzz::smtp_shaped(rest) };
-    let context = ParseContext { smtputf8_transaction: mode & 2 != 0 };
+    let line = if mode & 1 == 0 {
+        rest.to_vec()
+    } else {
+        posthorn_proto_fuzz::smtp_shaped(rest)
+    };
+    let context = ParseContext {
+        smtputf8_transaction: mode & 2 != 0,
+    };
     match parse_command_in(&line, context) {
         Err(error) => {
             let reply = error.reply();
             assert!((500..=555).contains(&reply.code), "{error:?} -> {reply}");
             assert_eq!(reply.status.map(|s| s.class), Some(5), "{error:?}");
         }
-        Ok(Command::Mail { from: ReversePath::Mailbox(mailbox), .. }) => {
+        Ok(Command::Mail {
+            from: ReversePath::Mailbox(mailbox),
+            ..
+        }) => {
             let shown = format!("<{mailbox}>");
             if shown.len() <= 256 {
                 let again = parse_reverse_path(shown.as_bytes(), true);
                 assert_eq!(again, Ok(ReversePath::Mailbox(mailbox)), "{shown}");
             }
         }
-        Ok(Command::Rcpt { to: ForwardPath::Mailbox(mailbox), .. }) => {
+        Ok(Command::Rcpt {
+            to: ForwardPath::Mailbox(mailbox),
+            ..
+        }) => {
             let shown = format!("<{mailbox}>");
             if shown.len() <= 256 {
                 let again = parse_forward_path(shown.as_bytes(), true);

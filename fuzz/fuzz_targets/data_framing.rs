@@ -30,7 +30,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let seed = u32::from_le_bytes([data[0], data[1], data[2], data[3]]);
-    let input = if data[4] & 1 == 1 { framing_shaped(&data[5..]) } else { data[5..].to_vec() };
+    let input = if data[4] & 1 == 1 {
+        framing_shaped(&data[5..])
+    } else {
+        data[5..].to_vec()
+    };
 
     let whole = run(&input, &[input.len()]);
     let chunked = run(&input, &chunk_lengths(seed, input.len()));

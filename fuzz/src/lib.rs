@@ -7,14 +7,75 @@
 /// Tokens that make up SMTP command lines; random bytes index into this table so
 /// the fuzzer reaches deep parser states instead of failing on the verb.
 const SMTP_TOKENS: &[&[u8]] = &[
-    b"MAIL FROM:", b"RCPT TO:", b"EHLO ", b"HELO ", b"BDAT ", b"AUTH ", b"DATA", b"RSET",
-    b"QUIT", b"NOOP", b"VRFY ", b"EXPN ", b"HELP", b"STARTTLS", b"<", b">", b"<>", b"@",
-    b".", b",", b":", b";", b"\"", b"\\", b" ", b"=", b"[", b"]", b"IPv6:", b"::1",
-    b"192.0.2.1", b"Postmaster", b"user", b"example.com", b"-", b"SIZE", b"BODY",
-    b"8BITMIME", b"BINARYMIME", b"7BIT", b"SMTPUTF8", b"RET", b"FULL", b"HDRS", b"ENVID",
-    b"AUTH", b"NOTIFY", b"NEVER", b"SUCCESS", b"FAILURE", b"DELAY", b"ORCPT", b"rfc822;",
-    b"+2B", b"+0A", b"+", b"0", b"1", b"18446744073709551616", b"LAST", b"PLAIN",
-    b"AGZvbwBiYXI=", b"\xc3\xbc", b"\xff", b"\0", b"\r", b"\t", b"a", b"Z",
+    b"MAIL FROM:",
+    b"RCPT TO:",
+    b"EHLO ",
+    b"HELO ",
+    b"BDAT ",
+    b"AUTH ",
+    b"DATA",
+    b"RSET",
+    b"QUIT",
+    b"NOOP",
+    b"VRFY ",
+    b"EXPN ",
+    b"HELP",
+    b"STARTTLS",
+    b"<",
+    b">",
+    b"<>",
+    b"@",
+    b".",
+    b",",
+    b":",
+    b";",
+    b"\"",
+    b"\\",
+    b" ",
+    b"=",
+    b"[",
+    b"]",
+    b"IPv6:",
+    b"::1",
+    b"192.0.2.1",
+    b"Postmaster",
+    b"user",
+    b"example.com",
+    b"-",
+    b"SIZE",
+    b"BODY",
+    b"8BITMIME",
+    b"BINARYMIME",
+    b"7BIT",
+    b"SMTPUTF8",
+    b"RET",
+    b"FULL",
+    b"HDRS",
+    b"ENVID",
+    b"AUTH",
+    b"NOTIFY",
+    b"NEVER",
+    b"SUCCESS",
+    b"FAILURE",
+    b"DELAY",
+    b"ORCPT",
+    b"rfc822;",
+    b"+2B",
+    b"+0A",
+    b"+",
+    b"0",
+    b"1",
+    b"18446744073709551616",
+    b"LAST",
+    b"PLAIN",
+    b"AGZvbwBiYXI=",
+    b"\xc3\xbc",
+    b"\xff",
+    b"\0",
+    b"\r",
+    b"\t",
+    b"a",
+    b"Z",
 ];
 
 /// Maps each byte onto a token of [`SMTP_TOKENS`].
@@ -56,7 +117,9 @@ pub fn chunk_lengths(seed: u32, total: usize) -> Vec<usize> {
 /// unstuff each line. Returns (body, bytes consumed) or `None` if not terminated.
 pub fn reference_data(input: &[u8]) -> Option<(Vec<u8>, usize)> {
     let stream = [&b"\r\n"[..], input].concat();
-    let end = stream.windows(5).position(|window| window == b"\r\n.\r\n")?;
+    let end = stream
+        .windows(5)
+        .position(|window| window == b"\r\n.\r\n")?;
     let raw = &input[..end];
     let mut body = Vec::new();
     let mut line_start = 0;
@@ -105,7 +168,10 @@ mod tests {
     #[test]
     fn reference_finds_the_first_terminator() {
         assert_eq!(reference_data(b".\r\n"), Some((vec![], 3)));
-        assert_eq!(reference_data(b"a\n.\nb\r\n.\r\nx"), Some((b"a\r\n\r\nb\r\n".to_vec(), 10)));
+        assert_eq!(
+            reference_data(b"a\n.\nb\r\n.\r\nx"),
+            Some((b"a\r\n\r\nb\r\n".to_vec(), 10))
+        );
         assert_eq!(reference_data(b"a\r\n.\n"), None);
     }
 

@@ -17,5 +17,6 @@ pub mod status;
 pub mod xtext;
 
 pub use address::{Domain, ForwardPath, Mailbox, ReversePath};
+pub use command::{parse_command, parse_command_in, Command, CommandError, ParseContext};
 pub use params::{BodyType, MailParams, Notify, OriginalRecipient, RcptParams, Ret};
 pub use reply::{EnhancedStatus, Reply};

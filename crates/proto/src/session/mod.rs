@@ -27,6 +27,7 @@ pub use config::{Extensions, SessionConfig};
 pub use policy::{AcceptAll, SessionPolicy, Verdict};
 pub use transaction::Transaction;
 
+use crate::command::{parse_command_in, ParseContext};
 use crate::framing::{Line, LineFramer};
 use crate::Reply;
 use content::{Content, Receiving};
@@ -337,7 +338,15 @@ impl ServerSession {
         let pending = &self.input[self.input_start..];
         let framed = self.lines.next_line(pending);
         let parsed = match framed.line {
-            Some(Line::Complete(bytes)) => Some(crate::command::parse_command(bytes)),
+            Some(Line::Complete(bytes)) => {
+                let context = ParseContext {
+                    smtputf8_transaction: self
+                        .transaction
+                        .as_ref()
+                        .is_some_and(|transaction| transaction.params.smtputf8),
+                };
+                Some(parse_command_in(bytes, context))
+            }
             Some(Line::TooLong) => None,
             None => {
                 // Bytes of an over-long line may have been dropped; nothing to answer yet.

@@ -548,3 +548,20 @@ fn timeout_says_421() {
     assert_eq!(codes(&transcript), ["421 4.4.2"]);
     assert!(owner.closed);
 }
+
+#[test]
+fn utf8_recipient_is_accepted_only_in_an_smtputf8_transaction() {
+    let mut owner = Owner::standard();
+    owner.greet();
+    owner.send("MAIL FROM:<a@a.example>\r\n".as_bytes());
+    assert_eq!(
+        codes(&owner.send("RCPT TO:<jürgen@b.example>\r\n".as_bytes())),
+        ["553 5.6.7"]
+    );
+    owner.send(b"RSET\r\n");
+    owner.send("MAIL FROM:<a@a.example> SMTPUTF8\r\n".as_bytes());
+    assert_eq!(
+        codes(&owner.send("RCPT TO:<jürgen@b.example>\r\n".as_bytes())),
+        ["250 2.1.5"]
+    );
+}
