@@ -1,0 +1,1 @@
+//! DNS lookups for delivery (placeholder: being written).
