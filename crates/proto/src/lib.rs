@@ -1,12 +1,14 @@
 //! Sans-IO SMTP for Posthorn.
 //!
 //! Commands and their ESMTP parameters, the RFC 5321 address grammar, replies with
-//! RFC 3463 enhanced status codes, DATA and BDAT framing, and the server session
-//! state machine. Nothing here touches a socket, a clock or a file: callers feed
-//! bytes in and take replies and events out, which is what lets the whole protocol
-//! be tested and fuzzed without I/O.
+//! RFC 3463 enhanced status codes, DATA and BDAT framing and dot-stuffing, and the two
+//! session state machines: the server's (`session`) and the client's (`client`).
+//! Nothing here touches a socket, a clock or a file: callers feed bytes in and take
+//! replies and events out, which is what lets the whole protocol be tested and fuzzed
+//! without I/O.
 
 pub mod address;
+pub mod client;
 pub mod command;
 pub mod framing;
 pub mod params;

@@ -5,6 +5,8 @@
 
 pub mod bdat;
 pub mod data;
+pub mod dot_stuff;
+pub use dot_stuff::DotStuffer;
 pub mod line;
 
 pub use bdat::LineEndingNormalizer;

@@ -1,0 +1,168 @@
+//! Dot-stuffing for sending a DATA body (RFC 5321 §4.5.2), the inverse of
+//! [`crate::framing::data`].
+//!
+//! Every line that starts with `.` gets one more, so no line of the message can be
+//! read as the terminator, and [`DotStuffer::finish`] writes the terminator itself.
+//! The input is the stored body, which has CRLF line endings only; a bare CR or
+//! bare LF that slipped in anyway is written as CRLF (and the line after it is
+//! stuffed), so whatever the input, the output can never end DATA early or be read
+//! differently by a peer that treats bare line endings as line ends (SMTP smuggling).
+//! Nothing is held back between calls: only whether the last byte ended a line.
+
+/// Where the stuffer is within the current line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Position {
+    /// At the start of a line (or of the body).
+    #[default]
+    LineStart,
+    InLine,
+    /// A CR was written; the next byte decides whether it was half of a CRLF.
+    AfterCr,
+}
+
+/// Turns a stored body into DATA content, in chunks of any size.
+#[derive(Debug, Clone, Default)]
+pub struct DotStuffer {
+    position: Position,
+}
+
+impl DotStuffer {
+    pub fn new() -> Self {
+        DotStuffer::default()
+    }
+
+    /// Appends the stuffed form of `input` to `out`.
+    pub fn stuff(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        out.reserve(input.len() + 2);
+        for &byte in input {
+            if self.position == Position::AfterCr {
+                out.push(b'\n');
+                self.position = Position::LineStart;
+                if byte == b'\n' {
+                    continue;
+                }
+            }
+            match byte {
+                b'.' if self.position == Position::LineStart => out.extend_from_slice(b".."),
+                b'\r' => out.push(b'\r'),
+                b'\n' => out.extend_from_slice(b"\r\n"),
+                _ => out.push(byte),
+            }
+            self.position = match byte {
+                b'\r' => Position::AfterCr,
+                b'\n' => Position::LineStart,
+                _ => Position::InLine,
+            };
+        }
+    }
+
+    /// Ends the body: completes a last line that has no CRLF, then writes `.` CRLF.
+    /// The stuffer is then ready for another body.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        match std::mem::take(&mut self.position) {
+            Position::LineStart => {}
+            Position::AfterCr => out.push(b'\n'),
+            Position::InLine => out.extend_from_slice(b"\r\n"),
+        }
+        out.extend_from_slice(b".\r\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::framing::DataReceiver;
+
+    fn stuffed(input: &[u8]) -> Vec<u8> {
+        let mut stuffer = DotStuffer::new();
+        let mut out = Vec::new();
+        stuffer.stuff(input, &mut out);
+        stuffer.finish(&mut out);
+        out
+    }
+
+    #[test]
+    fn stuffing_table() {
+        let cases: &[(&[u8], &[u8])] = &[
+            (b"", b".\r\n"),
+            (b"a\r\n", b"a\r\n.\r\n"),
+            (b"a", b"a\r\n.\r\n"),
+            (b".\r\n", b"..\r\n.\r\n"),
+            (b".", b"..\r\n.\r\n"),
+            (b"a\r\n.b\r\n..c\r\n", b"a\r\n..b\r\n...c\r\n.\r\n"),
+            (b"a.b\r\n", b"a.b\r\n.\r\n"),
+            (b"a\r\n\r\n.", b"a\r\n\r\n..\r\n.\r\n"),
+            (b"a\n.\nb", b"a\r\n..\r\nb\r\n.\r\n"),
+            (b"a\r.\r", b"a\r\n..\r\n.\r\n"),
+            (b"a\r\r\n.", b"a\r\n\r\n..\r\n.\r\n"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(
+                stuffed(input).escape_ascii().to_string(),
+                expected.escape_ascii().to_string(),
+                "input {:?}",
+                input.escape_ascii()
+            );
+        }
+    }
+
+    #[test]
+    fn every_split_point_gives_the_same_output() {
+        let body = b".start\r\nmid.dle\r\n.\r\n..\r\n\r\n.x\r\nend.";
+        let whole = stuffed(body);
+        for split in 0..=body.len() {
+            let mut stuffer = DotStuffer::new();
+            let mut out = Vec::new();
+            stuffer.stuff(&body[..split], &mut out);
+            stuffer.stuff(&body[split..], &mut out);
+            stuffer.finish(&mut out);
+            assert_eq!(out, whole, "split at {split}");
+        }
+    }
+
+    #[test]
+    fn one_byte_at_a_time_gives_the_same_output() {
+        let body = b".a\r\n.\r\nb\r\n.";
+        let mut stuffer = DotStuffer::new();
+        let mut out = Vec::new();
+        for byte in body {
+            stuffer.stuff(std::slice::from_ref(byte), &mut out);
+        }
+        stuffer.finish(&mut out);
+        assert_eq!(out, stuffed(body));
+    }
+
+    #[test]
+    fn the_receiver_gets_the_body_back() {
+        let bodies: &[&[u8]] = &[
+            b"",
+            b"Subject: x\r\n\r\n.\r\n..\r\n.hidden\r\n",
+            b"no final line end.",
+        ];
+        for body in bodies {
+            let wire = stuffed(body);
+            let mut receiver = DataReceiver::default();
+            let mut received = Vec::new();
+            let progress = receiver.feed(&wire, &mut received);
+            assert!(progress.done, "{:?}", body.escape_ascii());
+            assert_eq!(progress.consumed, wire.len());
+            let mut expected = body.to_vec();
+            if !expected.is_empty() && !expected.ends_with(b"\r\n") {
+                expected.extend_from_slice(b"\r\n");
+            }
+            assert_eq!(received, expected);
+        }
+    }
+
+    #[test]
+    fn finish_resets_for_the_next_body() {
+        let mut stuffer = DotStuffer::new();
+        let mut out = Vec::new();
+        stuffer.stuff(b"abc", &mut out);
+        stuffer.finish(&mut out);
+        out.clear();
+        stuffer.stuff(b".x", &mut out);
+        stuffer.finish(&mut out);
+        assert_eq!(out, b"..x\r\n.\r\n");
+    }
+}
