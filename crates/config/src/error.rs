@@ -83,6 +83,19 @@ pub enum ConfigErrorKind {
     RelayDomain { text: String, reason: NameError },
     #[error("`{key}` must be at least 1")]
     Zero { key: &'static str },
+    #[error("`{key}` must be longer than zero")]
+    ZeroDuration { key: &'static str },
+    #[error(
+        "`{smaller}` ({}) must not be longer than `{larger}` ({})",
+        humantime::format_duration(*smaller_value),
+        humantime::format_duration(*larger_value)
+    )]
+    DurationOrder {
+        smaller: &'static str,
+        smaller_value: std::time::Duration,
+        larger: &'static str,
+        larger_value: std::time::Duration,
+    },
     #[error("`log.file` and `log.syslog = true` are both set; choose one")]
     LogDestinationConflict,
 }

@@ -62,6 +62,9 @@ pub(crate) struct RawOutbound {
     pub tls_failure: Option<TlsFailure>,
     pub port: Option<Spanned<u16>>,
     pub smarthost: Option<String>,
+    pub destination_concurrency: Option<Spanned<u64>>,
+    pub connect_timeout: Option<Spanned<String>>,
+    pub messages_per_connection: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -98,6 +101,9 @@ pub(crate) struct RawAuth {
 pub(crate) struct RawQueue {
     pub warn_after: Option<Spanned<String>>,
     pub give_up_after: Option<Spanned<String>>,
+    pub retry_min: Option<Spanned<String>>,
+    pub retry_max: Option<Spanned<String>>,
+    pub delivery_concurrency: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -76,6 +76,13 @@ pub struct Outbound {
     pub port: u16,
     /// `"[relay.example.com]:587"` as written; `None` means delivery by MX.
     pub smarthost: Option<String>,
+    /// Connections open at once to one destination (Postfix's
+    /// `default_destination_concurrency_limit`).
+    pub destination_concurrency: usize,
+    /// How long to wait for a TCP connection to a destination.
+    pub connect_timeout: Duration,
+    /// Messages sent over one connection before `QUIT` (connection reuse).
+    pub messages_per_connection: usize,
 }
 
 /// `outbound.starttls`.
@@ -132,11 +139,20 @@ pub struct Auth {
     pub dovecot_socket: Option<PathBuf>,
 }
 
-/// `[queue]`: when senders hear about slow or failed deliveries.
+/// `[queue]`: when senders hear about slow or failed deliveries, how often a
+/// deferred recipient is tried again, and how many deliveries run at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Queue {
+    /// Age of a message at which its sender gets a delayed-delivery DSN.
     pub warn_after: Duration,
+    /// Age at which a still-deferred recipient fails and its sender gets a failure DSN.
     pub give_up_after: Duration,
+    /// Delay before the first retry; it doubles with each failed attempt...
+    pub retry_min: Duration,
+    /// ...up to this. Never less than `retry_min`.
+    pub retry_max: Duration,
+    /// Deliveries running at once, over all destinations.
+    pub delivery_concurrency: usize,
 }
 
 /// `[log]`.

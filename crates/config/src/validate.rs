@@ -13,7 +13,7 @@ use toml::Spanned;
 use crate::error::{ConfigError, ConfigErrorKind, Position};
 use crate::names::check_host_name;
 use crate::raw::{
-    RawConfig, RawLimits, RawListener, RawLog, RawOutbound, RawSize, RawTimeouts, RawTls,
+    RawConfig, RawLimits, RawListener, RawLog, RawOutbound, RawQueue, RawSize, RawTimeouts, RawTls,
 };
 use crate::types::*;
 use crate::units::{parse_duration, parse_size};
@@ -63,14 +63,7 @@ impl Builder<'_> {
                 password_file: optional_path(raw.auth.password_file),
                 dovecot_socket: optional_path(raw.auth.dovecot_socket),
             },
-            queue: Queue {
-                warn_after: self.duration("queue.warn_after", raw.queue.warn_after, "4h")?,
-                give_up_after: self.duration(
-                    "queue.give_up_after",
-                    raw.queue.give_up_after,
-                    "5d",
-                )?,
-            },
+            queue: self.queue(raw.queue)?,
             log: self.log(raw.log)?,
             limits: self.limits(raw.limits)?,
             timeouts: self.timeouts(raw.timeouts)?,
@@ -170,6 +163,50 @@ impl Builder<'_> {
                 .smarthost
                 .map(|s| s.trim().to_owned())
                 .filter(|s| !s.is_empty()),
+            destination_concurrency: self.count(
+                "outbound.destination_concurrency",
+                raw.destination_concurrency,
+                20,
+            )?,
+            connect_timeout: self.positive_duration(
+                "outbound.connect_timeout",
+                raw.connect_timeout,
+                "30s",
+            )?,
+            messages_per_connection: self.count(
+                "outbound.messages_per_connection",
+                raw.messages_per_connection,
+                100,
+            )?,
+        })
+    }
+
+    fn queue(&self, raw: RawQueue) -> Result<Queue, ConfigError> {
+        let retry_max_span = raw.retry_max.as_ref().map(|max| max.span());
+        let retry_min_span = raw.retry_min.as_ref().map(|min| min.span());
+        let retry_min = self.positive_duration("queue.retry_min", raw.retry_min, "5m")?;
+        let retry_max = self.duration("queue.retry_max", raw.retry_max, "1h")?;
+        if retry_min > retry_max {
+            // Point at whichever of the two the file set; retry_max when both are.
+            let span = retry_max_span.or(retry_min_span).unwrap_or(0..0);
+            let kind = ConfigErrorKind::DurationOrder {
+                smaller: "queue.retry_min",
+                smaller_value: retry_min,
+                larger: "queue.retry_max",
+                larger_value: retry_max,
+            };
+            return Err(self.error(span, kind));
+        }
+        Ok(Queue {
+            warn_after: self.duration("queue.warn_after", raw.warn_after, "4h")?,
+            give_up_after: self.duration("queue.give_up_after", raw.give_up_after, "5d")?,
+            retry_min,
+            retry_max,
+            delivery_concurrency: self.count(
+                "queue.delivery_concurrency",
+                raw.delivery_concurrency,
+                100,
+            )?,
         })
     }
 
@@ -283,6 +320,21 @@ impl Builder<'_> {
             data_end: self.duration("timeouts.data_end", raw.data_end, "10m")?,
             tls_handshake: self.duration("timeouts.tls_handshake", raw.tls_handshake, "1m")?,
         })
+    }
+
+    /// A duration where zero would mean a busy loop or an instant failure.
+    fn positive_duration(
+        &self,
+        key: &'static str,
+        raw: Option<Spanned<String>>,
+        default: &str,
+    ) -> Result<Duration, ConfigError> {
+        let span = raw.as_ref().map_or(0..0, |text| text.span());
+        let duration = self.duration(key, raw, default)?;
+        if duration.is_zero() {
+            return Err(self.error(span, ConfigErrorKind::ZeroDuration { key }));
+        }
+        Ok(duration)
     }
 
     fn duration(

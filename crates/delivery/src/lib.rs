@@ -1,7 +1,19 @@
 //! Delivery: where a recipient's mail goes (`route`: mailertable, smarthost, MX), and the
-//! SMTP client that carries it there over tokio, with STARTTLS and connection reuse.
+//! SMTP client that carries it there over tokio, with STARTTLS, connection reuse and a
+//! per-destination concurrency limit.
 //!
 //! It does not decide when to try (that is `posthorn-queue`) and speaks SMTP only through
 //! the sans-IO client session of `posthorn-proto`.
 
+mod connection;
+mod deliverer;
+pub mod maillog;
 pub mod route;
+mod stream;
+mod tls;
+mod verify;
+
+pub use connection::{ClientSettings, Connection, ConnectionError};
+pub use deliverer::{Deliverer, DelivererSettings, Outcome, Parcel, RecipientReport};
+pub use tls::{TlsClient, TlsOutcome, TlsSetupError};
+pub use verify::Verify;

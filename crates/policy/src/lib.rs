@@ -1,21 +1,29 @@
-//! Posthorn's policy: sendmail's access map, read from its text form, and relay control.
+//! Posthorn's policy: sendmail's access map and mailertable, read from their text
+//! forms, and relay control.
 //!
 //! [`AccessMap`] parses `Tag:key value` lines (every bad line reported with file:line)
 //! and looks keys up in sendmail's order, returning the keys it tried so `posthorn
 //! policy` can explain a decision. [`RelayPolicy`] applies `Connect:`, `From:` and
 //! `To:` entries and the `[relay]` settings to a client and its envelope.
+//! [`Mailertable`] maps recipient domains to next hops (`esmtp:[host]:port`, `error:`)
+//! with sendmail's `.domain` lookup order.
 //!
 //! This crate does no I/O beyond reading the map file in [`AccessMap::load`], and it
 //! does not decide outbound TLS modes: it only parses and finds the `Try_TLS:`,
 //! `TLS_Srv:` and `TLS_Rcpt:` entries the delivery code applies.
 
 pub mod keys;
+pub mod mailertable;
 mod map;
 pub mod relay;
 mod tag;
 mod tls_requirement;
 mod value;
 
+pub use mailertable::{
+    HostError, MailerEntry, MailerHost, MailerTarget, Mailertable, MailertableError,
+    MailertableErrorKind, MailertableErrors,
+};
 pub use map::{AccessMap, Entry, Lookup, MapError, MapErrorKind, MapErrors};
 pub use relay::{Client, ConnectDecision, Decision, RelayPolicy};
 pub use tag::Tag;

@@ -1,1 +1,251 @@
-//! Scheduler runner (lead).
+//! The scheduler: keeps every queued message's next due time, runs due messages through
+//! delivery with bounded concurrency, records each recipient's new state durably, sends
+//! DSNs, and removes messages whose recipients are all done.
+//!
+//! Decisions (when to retry, when to give up, whether a DSN is wanted) are the pure
+//! functions of `schedule` and `dsn`; this module only sequences them with I/O.
+
+mod attempt;
+mod notify;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use posthorn_delivery::Deliverer;
+use posthorn_spool::{QueueId, QueuedMessage, Spool};
+use tokio::sync::{mpsc, watch, Semaphore};
+
+use crate::schedule::{Lifetime, RetrySchedule};
+
+/// How often the spool is scanned for messages queued by another process whose
+/// notification was lost (e.g. `sendmail` while the daemon restarted).
+const RESCAN_INTERVAL: Duration = Duration::from_secs(60);
+
+/// What the rest of the daemon tells the scheduler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueCommand {
+    /// A new message is in the spool: try it now.
+    Queued(QueueId),
+    /// Try now: one message, or every message.
+    Flush(Option<QueueId>),
+}
+
+/// The scheduler's fixed settings.
+#[derive(Debug, Clone)]
+pub struct RunnerSettings {
+    /// Our host name: DSN `Reporting-MTA`, `MAILER-DAEMON@`, and the domain of `<Postmaster>`.
+    pub hostname: String,
+    pub schedule: RetrySchedule,
+    pub lifetime: Lifetime,
+    /// Deliveries running at once.
+    pub concurrency: usize,
+    /// The `policy=` of the log lines.
+    pub policy_label: String,
+}
+
+/// The scheduler's state; run it with [`Scheduler::run`].
+pub struct Scheduler {
+    spool: Spool,
+    deliverer: Arc<Deliverer>,
+    settings: Arc<RunnerSettings>,
+    /// The next due time of every message the scheduler knows and is not running.
+    due_at: HashMap<QueueId, SystemTime>,
+    /// Due times, earliest first; stale entries (not matching `due_at`) are skipped.
+    timeline: BinaryHeap<Reverse<(SystemTime, QueueId)>>,
+    running: HashSet<QueueId>,
+    /// Messages flushed while running: retried as soon as their attempt ends.
+    flushed_while_running: HashSet<QueueId>,
+    permits: Arc<Semaphore>,
+    /// Every delivery slot is taken: nothing starts before an attempt finishes.
+    saturated: bool,
+}
+
+/// What one attempt on a message leaves behind.
+struct Finished {
+    id: QueueId,
+    /// When the message is next due; `None` once it left the queue.
+    next_due: Option<SystemTime>,
+    /// DSNs queued by the attempt.
+    new_messages: Vec<QueueId>,
+}
+
+impl Scheduler {
+    pub fn new(spool: Spool, deliverer: Arc<Deliverer>, settings: RunnerSettings) -> Self {
+        let permits = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+        Scheduler {
+            spool,
+            deliverer,
+            settings: Arc::new(settings),
+            due_at: HashMap::new(),
+            timeline: BinaryHeap::new(),
+            running: HashSet::new(),
+            flushed_while_running: HashSet::new(),
+            permits,
+            saturated: false,
+        }
+    }
+
+    /// Runs until `stopping` turns true. `recovered` are the messages found at start.
+    pub async fn run(
+        mut self,
+        recovered: Vec<QueuedMessage>,
+        mut commands: mpsc::Receiver<QueueCommand>,
+        mut stopping: watch::Receiver<bool>,
+    ) {
+        let now = SystemTime::now();
+        for message in &recovered {
+            self.schedule(message.id.clone(), first_due(message, now));
+        }
+        let (finished_tx, mut finished_rx) = mpsc::unbounded_channel::<Finished>();
+        let mut rescan = tokio::time::interval(RESCAN_INTERVAL);
+        rescan.tick().await;
+        loop {
+            let sleep = self.until_next_due();
+            tokio::select! {
+                command = commands.recv() => match command {
+                    Some(command) => self.handle(command),
+                    None => return,
+                },
+                Some(finished) = finished_rx.recv() => self.finish(finished),
+                _ = tokio::time::sleep(sleep) => self.start_due(&finished_tx),
+                _ = rescan.tick() => self.rescan().await,
+                _ = stopping.changed() => {
+                    if *stopping.borrow() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, command: QueueCommand) {
+        let now = SystemTime::now();
+        match command {
+            QueueCommand::Queued(id) => self.schedule(id, now),
+            QueueCommand::Flush(Some(id)) => {
+                if self.running.contains(&id) {
+                    self.flushed_while_running.insert(id);
+                } else {
+                    self.schedule(id, now);
+                }
+            }
+            QueueCommand::Flush(None) => {
+                let ids: Vec<QueueId> = self.due_at.keys().cloned().collect();
+                for id in ids {
+                    self.schedule(id, now);
+                }
+                self.flushed_while_running
+                    .extend(self.running.iter().cloned());
+            }
+        }
+    }
+
+    fn schedule(&mut self, id: QueueId, at: SystemTime) {
+        if self.running.contains(&id) {
+            return;
+        }
+        self.due_at.insert(id.clone(), at);
+        self.timeline.push(Reverse((at, id)));
+    }
+
+    fn until_next_due(&mut self) -> Duration {
+        if self.saturated {
+            return Duration::from_secs(3600);
+        }
+        while let Some(Reverse((at, id))) = self.timeline.peek() {
+            if self.due_at.get(id) == Some(at) {
+                return at
+                    .duration_since(SystemTime::now())
+                    .unwrap_or(Duration::ZERO);
+            }
+            self.timeline.pop();
+        }
+        Duration::from_secs(3600)
+    }
+
+    /// Starts every message that is due, as far as the concurrency limit allows.
+    fn start_due(&mut self, finished: &mpsc::UnboundedSender<Finished>) {
+        let now = SystemTime::now();
+        while let Some(Reverse((at, _))) = self.timeline.peek() {
+            if *at > now {
+                break;
+            }
+            let Some(Reverse((at, id))) = self.timeline.pop() else {
+                break;
+            };
+            if self.due_at.get(&id) != Some(&at) {
+                continue;
+            }
+            let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() else {
+                // All delivery slots busy: wait for one to finish rather than spin.
+                self.timeline.push(Reverse((at, id)));
+                self.saturated = true;
+                break;
+            };
+            self.due_at.remove(&id);
+            self.running.insert(id.clone());
+            let forced = at <= now;
+            let task = attempt::Attempt {
+                spool: self.spool.clone(),
+                deliverer: Arc::clone(&self.deliverer),
+                settings: Arc::clone(&self.settings),
+            };
+            let finished = finished.clone();
+            tokio::spawn(async move {
+                let outcome = task.run(&id, forced).await;
+                drop(permit);
+                let _ = finished.send(Finished {
+                    id,
+                    next_due: outcome.next_due,
+                    new_messages: outcome.new_messages,
+                });
+            });
+        }
+    }
+
+    fn finish(&mut self, finished: Finished) {
+        self.running.remove(&finished.id);
+        self.saturated = false;
+        let now = SystemTime::now();
+        let flushed = self.flushed_while_running.remove(&finished.id);
+        if let Some(next) = finished.next_due {
+            self.schedule(finished.id, if flushed { now } else { next });
+        }
+        for id in finished.new_messages {
+            self.schedule(id, now);
+        }
+    }
+
+    /// Picks up messages another process queued without telling us.
+    async fn rescan(&mut self) {
+        let spool = self.spool.clone();
+        let Ok(Ok(messages)) = tokio::task::spawn_blocking(move || spool.list()).await else {
+            return;
+        };
+        let now = SystemTime::now();
+        for message in messages {
+            if !self.due_at.contains_key(&message.id) && !self.running.contains(&message.id) {
+                self.schedule(message.id.clone(), first_due(&message, now));
+            }
+        }
+    }
+}
+
+/// When a message found in the spool is first due: its earliest pending or deferred
+/// recipient.
+fn first_due(message: &QueuedMessage, now: SystemTime) -> SystemTime {
+    use posthorn_spool::RecipientStatus::{Deferred, Pending};
+    message
+        .envelope
+        .recipients
+        .iter()
+        .filter_map(|recipient| match recipient.state.status {
+            Pending => Some(now),
+            Deferred => Some(recipient.state.next_attempt.unwrap_or(now)),
+            _ => None,
+        })
+        .min()
+        .unwrap_or(now)
+}

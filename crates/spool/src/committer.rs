@@ -178,7 +178,14 @@ impl Committer {
     fn answer(&self, item: Item) {
         // A waiter that went away (dropped its future) needs no answer.
         match item.request {
-            Request::Commit { message, reply, .. } => {
+            Request::Commit {
+                file,
+                message,
+                reply,
+            } => {
+                // Close (and so unlock) the file before the answer: whoever hears
+                // "committed" must not find it still locked as in progress.
+                drop(file);
                 let outcome = match item.outcome {
                     Ok(()) => Ok(*message),
                     Err(error) => {

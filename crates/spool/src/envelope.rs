@@ -87,4 +87,6 @@ pub struct QueuedMessage {
     pub size: u64,
     /// Held messages stay queued but are not delivered until released.
     pub held: bool,
+    /// The sender has already been sent a delayed-delivery DSN (so it is sent once).
+    pub delay_notified: bool,
 }

@@ -19,7 +19,7 @@
 //! length-prefixed so no value can forge a record), BodyChunk (at most 64 KiB),
 //! BodyEnd (total size and crc32 of the body: the commit marker, without which a
 //! file is incomplete), then any number of RecipientUpdate (index + new state),
-//! Hold and Release. Each record is written with one `write` on an `O_APPEND`
+//! Hold, Release and DelayNotified (a delay DSN went out). Each record is written with one `write` on an `O_APPEND`
 //! descriptor, so appends by the daemon and by the CLI never interleave. The
 //! decoder caps every length by record kind before reading, checks every crc,
 //! and returns a typed [`DecodeError`]; it does not panic on any input.
@@ -29,7 +29,7 @@
 //! and, for the batch: syncs the file data (`fdatasync` for one file, one
 //! `syncfs` for several), renames `incoming/ID` to `queue/ID`, unlinks deleted
 //! messages, fsyncs `queue/` once, and only then answers each waiter. Recipient
-//! updates, hold, release and delete go through the same committer and so share
+//! updates, hold, release, the delay notice and delete go through the same committer and so share
 //! its syncs. A message whose commit failed is removed and never reported Ok.
 //! Full disks (ENOSPC, EDQUOT) are reported as [`SpoolError::NoSpace`].
 //!

@@ -31,6 +31,8 @@ pub enum RecordKind {
     RecipientUpdate,
     Hold,
     Release,
+    /// The sender has been sent a delayed-delivery DSN for this message.
+    DelayNotified,
 }
 
 impl RecordKind {
@@ -42,6 +44,7 @@ impl RecordKind {
             RecordKind::RecipientUpdate => 4,
             RecordKind::Hold => 5,
             RecordKind::Release => 6,
+            RecordKind::DelayNotified => 7,
         }
     }
 
@@ -53,6 +56,7 @@ impl RecordKind {
             4 => RecordKind::RecipientUpdate,
             5 => RecordKind::Hold,
             6 => RecordKind::Release,
+            7 => RecordKind::DelayNotified,
             _ => return None,
         })
     }
@@ -66,7 +70,7 @@ impl RecordKind {
             RecordKind::BodyEnd => 12,
             // index, status, attempts, reply, next attempt: well under 8 KiB.
             RecordKind::RecipientUpdate => crate::codec::MAX_REPLY_LEN + 64,
-            RecordKind::Hold | RecordKind::Release => 0,
+            RecordKind::Hold | RecordKind::Release | RecordKind::DelayNotified => 0,
         }
     }
 }
@@ -281,6 +285,32 @@ mod tests {
             );
         }
         assert_eq!(read_one(&[]).0, Ok(None));
+    }
+
+    #[test]
+    fn markers_carry_no_payload() {
+        for kind in [
+            RecordKind::Hold,
+            RecordKind::Release,
+            RecordKind::DelayNotified,
+        ] {
+            let mut bytes = 1u32.to_le_bytes().to_vec();
+            bytes.push(kind.to_byte());
+            bytes.extend_from_slice(&[0; 5]);
+            assert_eq!(
+                read_one(&bytes).0,
+                Err(DecodeError::TooLong {
+                    offset: 0,
+                    kind,
+                    len: 1,
+                    limit: 0
+                })
+            );
+            let mut record = Vec::new();
+            encode_record(kind, &[], &mut record);
+            let header = read_one(&record).0.ok().flatten();
+            assert_eq!(header.map(|h| h.kind), Some(kind));
+        }
     }
 
     #[test]

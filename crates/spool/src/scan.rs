@@ -20,6 +20,8 @@ pub(crate) struct Scanned {
     pub(crate) envelope: Envelope,
     pub(crate) body_size: u64,
     pub(crate) held: bool,
+    /// A DelayNotified record is present.
+    pub(crate) delay_notified: bool,
     /// Length of the valid prefix of the file.
     pub(crate) valid_len: u64,
     /// True when a partial record follows the valid prefix.
@@ -35,6 +37,7 @@ pub(crate) fn scan(input: impl Read) -> Result<Scanned, ReadError> {
         envelope,
         body_size,
         held: false,
+        delay_notified: false,
         valid_len: records.offset(),
         torn_tail: false,
     };
@@ -105,6 +108,7 @@ fn apply_updates<R: Read>(
             RecordKind::RecipientUpdate => apply_update(records.payload(), header.offset, scanned)?,
             RecordKind::Hold => scanned.held = true,
             RecordKind::Release => scanned.held = false,
+            RecordKind::DelayNotified => scanned.delay_notified = true,
             other => return Err(unexpected(header.offset, other, "an update")),
         }
         scanned.valid_len = records.offset();
@@ -202,13 +206,31 @@ mod tests {
         bytes: Vec<u8>,
         /// Offset just past BodyEnd.
         committed_len: usize,
-        /// `(end offset of the record, envelope and held after applying it)`.
-        after_each_update: Vec<(usize, Envelope, bool)>,
+        /// `(end offset of the record, what the file says after applying it)`.
+        after_each_update: Vec<(usize, Expected)>,
+    }
+
+    /// The decoded state a prefix of the file must give.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    struct Expected {
+        envelope: Envelope,
+        held: bool,
+        delay_notified: bool,
+    }
+
+    impl Expected {
+        fn of(scanned: &Scanned) -> Expected {
+            Expected {
+                envelope: scanned.envelope.clone(),
+                held: scanned.held,
+                delay_notified: scanned.delay_notified,
+            }
+        }
     }
 
     fn sample() -> Sample {
         let mut bytes = header().to_vec();
-        let mut envelope = envelope();
+        let envelope = envelope();
         encode_record(
             RecordKind::Envelope,
             &codec::encode_envelope(&envelope),
@@ -232,30 +254,38 @@ mod tests {
             last_reply: Some("250 2.0.0 ok".into()),
             next_attempt: None,
         };
-        let mut held = false;
-        let mut after_each_update = vec![(bytes.len(), envelope.clone(), held)];
-        for step in 0..4 {
+        let mut expected = Expected {
+            envelope,
+            held: false,
+            delay_notified: false,
+        };
+        let mut after_each_update = vec![(bytes.len(), expected.clone())];
+        for step in 0..5 {
             match step {
                 0 => {
                     let payload = codec::encode_update(0, &deferred);
                     encode_record(RecordKind::RecipientUpdate, &payload, &mut bytes);
-                    envelope.recipients[0].state = deferred.clone();
+                    expected.envelope.recipients[0].state = deferred.clone();
                 }
                 1 => {
                     encode_record(RecordKind::Hold, &[], &mut bytes);
-                    held = true;
+                    expected.held = true;
                 }
                 2 => {
+                    encode_record(RecordKind::DelayNotified, &[], &mut bytes);
+                    expected.delay_notified = true;
+                }
+                3 => {
                     let payload = codec::encode_update(1, &delivered);
                     encode_record(RecordKind::RecipientUpdate, &payload, &mut bytes);
-                    envelope.recipients[1].state = delivered.clone();
+                    expected.envelope.recipients[1].state = delivered.clone();
                 }
                 _ => {
                     encode_record(RecordKind::Release, &[], &mut bytes);
-                    held = false;
+                    expected.held = false;
                 }
             }
-            after_each_update.push((bytes.len(), envelope.clone(), held));
+            after_each_update.push((bytes.len(), expected.clone()));
         }
         Sample {
             bytes,
@@ -281,15 +311,14 @@ mod tests {
                 continue;
             }
             let scanned = result.unwrap_or_else(|error| panic!("cut at {cut}: {error}"));
-            let (end, envelope, held) = sample
+            let (end, expected) = sample
                 .after_each_update
                 .iter()
                 .rev()
-                .find(|(end, _, _)| *end <= cut)
+                .find(|(end, _)| *end <= cut)
                 .cloned()
                 .unwrap_or_else(|| panic!("no prefix for {cut}"));
-            assert_eq!(scanned.envelope, envelope, "cut at {cut}");
-            assert_eq!(scanned.held, held, "cut at {cut}");
+            assert_eq!(Expected::of(&scanned), expected, "cut at {cut}");
             assert_eq!(scanned.valid_len, end as u64, "cut at {cut}");
             assert_eq!(scanned.torn_tail, end != cut, "cut at {cut}");
         }
@@ -314,11 +343,11 @@ mod tests {
                     let applied = sample
                         .after_each_update
                         .iter()
-                        .position(|(end, _, _)| *end as u64 == scanned.valid_len);
+                        .position(|(end, _)| *end as u64 == scanned.valid_len);
                     assert!(scanned.torn_tail, "flip {mask:#x} at {position} undetected");
                     assert!(applied.is_some_and(|count| count < full));
-                    let (_, envelope, held) = &sample.after_each_update[applied.unwrap_or(0)];
-                    assert_eq!((&scanned.envelope, scanned.held), (envelope, *held));
+                    let (_, expected) = &sample.after_each_update[applied.unwrap_or(0)];
+                    assert_eq!(&Expected::of(&scanned), expected);
                 }
             }
         }

@@ -237,6 +237,12 @@ impl Spool {
         self.append_marker(id, RecordKind::Release)
     }
 
+    /// Records that the sender was sent a delayed-delivery DSN, so that it is
+    /// sent only once, also across restarts. Durable on return.
+    pub fn mark_delay_notified(&self, id: &QueueId) -> Result<(), SpoolError> {
+        self.append_marker(id, RecordKind::DelayNotified)
+    }
+
     /// Removes a message from the queue. Durable on return.
     pub fn delete(&self, id: &QueueId) -> Result<(), SpoolError> {
         let (reply, answer) = oneshot::channel();
@@ -380,6 +386,7 @@ pub(crate) fn queued_message(id: QueueId, scanned: Scanned) -> QueuedMessage {
         envelope: scanned.envelope,
         size: scanned.body_size,
         held: scanned.held,
+        delay_notified: scanned.delay_notified,
     }
 }
 

@@ -115,6 +115,7 @@ impl MessageWriter {
             envelope: self.envelope.clone(),
             size: self.size,
             held: false,
+            delay_notified: false,
         };
         let request = Request::Commit {
             file,

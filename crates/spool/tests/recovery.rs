@@ -71,6 +71,10 @@ fn message_with_updates(spool: &Spool, dir: &Path) -> (QueuedMessage, Vec<(usize
         .update_recipients(&queued.id, &[(1, deferred)])
         .expect("update");
     states.push((file_len(&path), spool.load(&queued.id).expect("load")));
+    spool
+        .mark_delay_notified(&queued.id)
+        .expect("mark delay notified");
+    states.push((file_len(&path), spool.load(&queued.id).expect("load")));
     spool.hold(&queued.id).expect("hold");
     states.push((file_len(&path), spool.load(&queued.id).expect("load")));
     (queued, states)
@@ -115,7 +119,8 @@ fn torn_tail_is_cut_so_later_updates_still_decode() {
     // Crash in the middle of the Hold append.
     fs::write(&path, &full[..full.len() - 3]).expect("tear");
     let recovery = spool.recover().expect("recover");
-    assert_eq!(recovery.messages, vec![states[1].1.clone()]);
+    assert_eq!(recovery.messages, vec![states[2].1.clone()]);
+    assert!(recovery.messages[0].delay_notified);
 
     spool.release(&queued.id).expect("release after recovery");
     let delivered = RecipientState {

@@ -17,6 +17,7 @@ fn envelope_with_every_field_round_trips_through_load_and_list() {
     assert_eq!(queued.envelope, envelope);
     assert_eq!(queued.size, 18);
     assert!(!queued.held);
+    assert!(!queued.delay_notified);
 
     let reopened = Spool::open(dir.path()).expect("reopen");
     let loaded = reopened.load(&queued.id).expect("load");
@@ -154,6 +155,10 @@ fn operations_on_unknown_ids_and_recipients_are_typed_errors() {
     assert!(matches!(spool.load(&missing), Err(SpoolError::NotFound(_))));
     assert!(matches!(spool.body(&missing), Err(SpoolError::NotFound(_))));
     assert!(matches!(spool.hold(&missing), Err(SpoolError::NotFound(_))));
+    assert!(matches!(
+        spool.mark_delay_notified(&missing),
+        Err(SpoolError::NotFound(_))
+    ));
 
     let queued = queue_message(&spool, &simple_envelope(1), b"x");
     let result = spool.update_recipients(&queued.id, &[(1, RecipientState::default())]);
@@ -217,4 +222,57 @@ fn oversized_envelope_is_refused_before_touching_disk() {
     ));
     let incoming = std::fs::read_dir(dir.path().join("incoming")).expect("readdir");
     assert_eq!(incoming.count(), 0);
+}
+
+#[test]
+fn delay_notified_survives_reopen_recover_and_later_updates() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spool = Spool::open(dir.path()).expect("open");
+    let queued = queue_message(&spool, &full_envelope(), b"body\r\n");
+    let other = queue_message(&spool, &simple_envelope(7), b"other\r\n");
+    spool
+        .mark_delay_notified(&queued.id)
+        .expect("mark delay notified");
+    assert!(spool.load(&queued.id).expect("load").delay_notified);
+
+    let reopened = Spool::open(dir.path()).expect("reopen");
+    let loaded = reopened.load(&queued.id).expect("load after reopen");
+    assert!(loaded.delay_notified);
+    assert_eq!(
+        loaded.envelope, queued.envelope,
+        "the marker changes nothing else"
+    );
+    assert!(!loaded.held);
+    assert!(!reopened.load(&other.id).expect("load other").delay_notified);
+
+    // Marking twice is harmless, and later updates and hold/release keep the flag.
+    reopened
+        .mark_delay_notified(&queued.id)
+        .expect("mark again");
+    let delivered = RecipientState {
+        status: RecipientStatus::Delivered,
+        attempts: 2,
+        last_reply: Some("250 2.0.0 ok".into()),
+        next_attempt: None,
+    };
+    reopened
+        .update_recipients(&queued.id, &[(0, delivered.clone())])
+        .expect("update");
+    reopened.hold(&queued.id).expect("hold");
+    reopened.release(&queued.id).expect("release");
+    let recovered = Spool::open(dir.path())
+        .expect("third open")
+        .recover()
+        .expect("recover");
+    // Oldest arrival first: `other` (t=7s) before `queued` (2023).
+    let flags: Vec<(bool, bool)> = recovered
+        .messages
+        .iter()
+        .map(|message| (message.id == queued.id, message.delay_notified))
+        .collect();
+    assert_eq!(flags, vec![(false, false), (true, true)]);
+    assert_eq!(
+        recovered.messages[1].envelope.recipients[0].state,
+        delivered
+    );
 }

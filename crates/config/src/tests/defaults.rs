@@ -30,6 +30,9 @@ fn absent_keys_take_production_defaults() {
             tls_failure: TlsFailure::Plaintext,
             port: 25,
             smarthost: None,
+            destination_concurrency: 20,
+            connect_timeout: Duration::from_secs(30),
+            messages_per_connection: 100,
         }
     );
     assert!(config.dns.nameservers.is_empty());
@@ -43,10 +46,15 @@ fn absent_keys_take_production_defaults() {
     assert!(config.relay.domains.is_empty());
     assert_eq!(config.maps, Maps::default());
     assert_eq!(config.auth, Auth::default());
-    assert_eq!(config.queue.warn_after, Duration::from_secs(4 * HOURS));
     assert_eq!(
-        config.queue.give_up_after,
-        Duration::from_secs(5 * 24 * HOURS)
+        config.queue,
+        Queue {
+            warn_after: Duration::from_secs(4 * HOURS),
+            give_up_after: Duration::from_secs(5 * 24 * HOURS),
+            retry_min: Duration::from_secs(5 * 60),
+            retry_max: Duration::from_secs(HOURS),
+            delivery_concurrency: 100,
+        }
     );
     assert_eq!(
         config.log,
@@ -105,6 +113,8 @@ fn embedded_default_is_the_try_it_out_setup() {
     assert_eq!(networks, ["127.0.0.0/8", "::1/128"]);
     assert_eq!(config.outbound.smarthost, None);
     assert_eq!(config.outbound.starttls, StartTlsMode::Opportunistic);
+    assert_eq!(config.queue.retry_min, Duration::from_secs(5 * 60));
+    assert_eq!(config.queue.retry_max, Duration::from_secs(HOURS));
     assert!(!config.hostname.is_empty());
 }
 
@@ -136,6 +146,9 @@ starttls = "verified"
 tls_failure = "defer"
 port = 2526
 smarthost = "[relay.example.com]:587"
+destination_concurrency = 5
+connect_timeout = "45s"
+messages_per_connection = 10
 
 [dns]
 nameservers = ["127.0.0.1:5300", "192.0.2.53", "[2001:db8::53]:5353", "2001:db8::54"]
@@ -155,6 +168,9 @@ dovecot_socket = "/run/dovecot/auth-client"
 [queue]
 warn_after = "1h30m"
 give_up_after = "3d"
+retry_min = "2m"
+retry_max = "90m"
+delivery_concurrency = 40
 
 [log]
 format = "json"
@@ -211,6 +227,9 @@ fn full_file_sets_every_key() {
             tls_failure: TlsFailure::Defer,
             port: 2526,
             smarthost: Some("[relay.example.com]:587".into()),
+            destination_concurrency: 5,
+            connect_timeout: Duration::from_secs(45),
+            messages_per_connection: 10,
         }
     );
     assert_eq!(
@@ -244,10 +263,15 @@ fn full_file_sets_every_key() {
             dovecot_socket: path("/run/dovecot/auth-client"),
         }
     );
-    assert_eq!(config.queue.warn_after, Duration::from_secs(5400));
     assert_eq!(
-        config.queue.give_up_after,
-        Duration::from_secs(3 * 24 * HOURS)
+        config.queue,
+        Queue {
+            warn_after: Duration::from_secs(5400),
+            give_up_after: Duration::from_secs(3 * 24 * HOURS),
+            retry_min: Duration::from_secs(120),
+            retry_max: Duration::from_secs(90 * 60),
+            delivery_concurrency: 40,
+        }
     );
     assert_eq!(
         config.log,
@@ -294,4 +318,14 @@ fn plain_integer_size_is_bytes() {
     let config =
         parse_named("hostname = \"a.example\"\n[limits]\nmessage_size = 1048576\n").unwrap();
     assert_eq!(config.limits.message_size, 1_048_576);
+}
+
+#[test]
+fn retry_min_may_equal_retry_max() {
+    let config = parse_named(
+        "hostname = \"a.example\"\n[queue]\nretry_min = \"10m\"\nretry_max = \"10m\"\n",
+    )
+    .unwrap();
+    assert_eq!(config.queue.retry_min, Duration::from_secs(600));
+    assert_eq!(config.queue.retry_max, Duration::from_secs(600));
 }

@@ -133,6 +133,91 @@ fn zero_limits_are_rejected() {
 }
 
 #[test]
+fn zero_concurrency_and_reuse_are_rejected() {
+    let cases = [
+        ("queue", "delivery_concurrency"),
+        ("outbound", "destination_concurrency"),
+        ("outbound", "messages_per_connection"),
+    ];
+    for (table, key) in cases {
+        let error = error_of(&format!("hostname = \"a.example\"\n[{table}]\n{key} = 0\n"));
+        let expected = format!("{table}.{key}");
+        assert!(
+            matches!(error.kind, ConfigErrorKind::Zero { key } if key == expected),
+            "{expected}: {error}"
+        );
+        assert_eq!(
+            error.position,
+            Some(Position {
+                line: 3,
+                column: key.len() + 4
+            }),
+            "{expected}"
+        );
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "posthorn.toml:3:{}: `{expected}` must be at least 1",
+                key.len() + 4
+            )
+        );
+    }
+}
+
+#[test]
+fn zero_retry_min_and_connect_timeout_are_rejected() {
+    for (table, key) in [("queue", "retry_min"), ("outbound", "connect_timeout")] {
+        let error = error_of(&format!("[{table}]\n{key} = \"0s\"\n"));
+        let expected = format!("{table}.{key}");
+        assert!(
+            matches!(error.kind, ConfigErrorKind::ZeroDuration { key } if key == expected),
+            "{expected}: {error}"
+        );
+        assert_eq!(error.position.map(|p| p.line), Some(2), "{expected}");
+    }
+}
+
+#[test]
+fn retry_min_longer_than_retry_max_is_rejected() {
+    let error = error_of("[queue]\nretry_min = \"2h\"\nretry_max = \"30m\"\n");
+    assert!(matches!(
+        error.kind,
+        ConfigErrorKind::DurationOrder {
+            smaller: "queue.retry_min",
+            larger: "queue.retry_max",
+            ..
+        }
+    ));
+    assert_eq!(
+        error.to_string(),
+        "posthorn.toml:3:13: `queue.retry_min` (2h) must not be longer than `queue.retry_max` (30m)"
+    );
+    // Only retry_min set, beyond the default retry_max of 1h: the error points at it.
+    let error = error_of("hostname = \"a.example\"\n[queue]\nretry_min = \"2h\"\n");
+    assert!(matches!(error.kind, ConfigErrorKind::DurationOrder { .. }));
+    assert_eq!(
+        error.position,
+        Some(Position {
+            line: 3,
+            column: 13
+        })
+    );
+}
+
+#[test]
+fn bad_connect_timeout() {
+    let error = error_of("[outbound]\nconnect_timeout = \"soon\"\n");
+    assert!(matches!(
+        error.kind,
+        ConfigErrorKind::Duration {
+            key: "outbound.connect_timeout",
+            ..
+        }
+    ));
+    assert_eq!(error.position.map(|p| p.line), Some(2));
+}
+
+#[test]
 fn bad_listener_address() {
     let error = error_of("[[listener]]\naddress = \"localhost:25\"\n");
     assert!(

@@ -1,0 +1,316 @@
+//! One SMTP client connection: the tokio driver around the sans-IO `ClientSession` of
+//! `posthorn-proto`, with opportunistic STARTTLS and one timeout per SMTP phase.
+
+use std::io::{self, Read};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use posthorn_proto::client::{
+    Capabilities, ClientAction, ClientConfig, ClientPhase, ClientSession, FailureReason,
+    OutgoingEnvelope, SessionFailure, TransactionResult,
+};
+use posthorn_proto::framing::DotStuffer;
+use posthorn_proto::Reply;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+use crate::maillog;
+use crate::stream::ClientStream;
+use crate::tls::{TlsClient, TlsOutcome};
+use crate::verify::Verify;
+
+const READ_BUFFER: usize = 16 * 1024;
+const BODY_CHUNK: usize = 64 * 1024;
+
+/// How connections are opened.
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    pub ehlo_name: String,
+    /// Send STARTTLS when the server offers it.
+    pub starttls: bool,
+    pub connect_timeout: Duration,
+}
+
+/// Why a connection could not be used.
+#[derive(Debug)]
+pub enum ConnectionError {
+    Connect(io::Error),
+    Timeout(ClientPhase),
+    Io(io::Error),
+    /// The server refused the session or broke the protocol.
+    Session(SessionFailure),
+    /// STARTTLS was accepted but the handshake failed.
+    TlsHandshake(io::Error),
+}
+
+impl std::fmt::Display for ConnectionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConnectionError::Connect(error) => write!(f, "connect: {error}"),
+            ConnectionError::Timeout(phase) => write!(f, "timeout waiting for {phase:?} reply"),
+            ConnectionError::Io(error) => write!(f, "{error}"),
+            ConnectionError::Session(failure) => match &failure.reply {
+                Some(reply) => write!(f, "{reply}"),
+                None => write!(f, "{:?}", failure.reason),
+            },
+            ConnectionError::TlsHandshake(error) => write!(f, "TLS handshake failed: {error}"),
+        }
+    }
+}
+
+impl ConnectionError {
+    /// The server's own reply, when the failure was one.
+    pub fn reply(&self) -> Option<&Reply> {
+        match self {
+            ConnectionError::Session(failure) => failure.reply.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// A permanent refusal of the whole session (5xx greeting): RFC 5321 §5.1 says try
+    /// the next MX all the same, so no failure here is final for the recipients.
+    pub fn is_service_closing(&self) -> bool {
+        matches!(
+            self,
+            ConnectionError::Session(SessionFailure {
+                reason: FailureReason::ServiceClosing,
+                ..
+            })
+        )
+    }
+}
+
+/// An open SMTP session, ready for a message.
+pub struct Connection {
+    stream: ClientStream,
+    session: ClientSession,
+    buffer: Vec<u8>,
+    /// The host name used for SNI, certificate checks and logs (`relay=host.`).
+    pub host: String,
+    pub address: SocketAddr,
+    pub tls: Option<TlsOutcome>,
+    pub messages_sent: usize,
+}
+
+impl Connection {
+    /// Connects, reads the greeting, says EHLO, and upgrades to TLS when offered.
+    pub async fn open(
+        address: SocketAddr,
+        host: &str,
+        settings: &ClientSettings,
+        tls: &TlsClient,
+    ) -> Result<Connection, ConnectionError> {
+        let tcp = match timeout(settings.connect_timeout, TcpStream::connect(address)).await {
+            Ok(Ok(tcp)) => tcp,
+            Ok(Err(error)) => return Err(ConnectionError::Connect(error)),
+            Err(_) => return Err(ConnectionError::Connect(io::ErrorKind::TimedOut.into())),
+        };
+        let _ = tcp.set_nodelay(true);
+        let config = ClientConfig {
+            ehlo_name: settings.ehlo_name.clone(),
+            max_reply_lines: 100,
+        };
+        let mut connection = Connection {
+            stream: ClientStream::Plain(tcp),
+            session: ClientSession::new(config),
+            buffer: vec![0; READ_BUFFER],
+            host: host.to_owned(),
+            address,
+            tls: None,
+            messages_sent: 0,
+        };
+        let offers_tls = connection.until_ready().await?.starttls;
+        if offers_tls && settings.starttls {
+            connection.start_tls(tls).await?;
+        }
+        Ok(connection)
+    }
+
+    /// The verify value for logs: `NONE` without TLS.
+    pub fn verify(&self) -> Verify {
+        self.tls.as_ref().map_or(Verify::None, |tls| tls.verify)
+    }
+
+    pub fn capabilities(&self) -> Option<&Capabilities> {
+        self.session.capabilities()
+    }
+
+    /// Sends one message; the per-recipient result, or why the connection broke.
+    pub async fn send(
+        &mut self,
+        envelope: &OutgoingEnvelope,
+        body: &mut (dyn Read + Send),
+    ) -> Result<TransactionResult, ConnectionError> {
+        self.session.send_message(envelope);
+        loop {
+            match self.session.poll() {
+                ClientAction::NeedInput => self.read_more().await?,
+                ClientAction::SendBody => {
+                    self.flush().await?;
+                    self.write_body(body).await?;
+                    self.session.body_sent();
+                }
+                ClientAction::Transaction(result) => {
+                    self.messages_sent += 1;
+                    return Ok(result);
+                }
+                ClientAction::Failed(failure) => return Err(ConnectionError::Session(failure)),
+                other => {
+                    let reason = format!("unexpected client state {other:?} during a transaction");
+                    return Err(protocol_error(self.session.phase(), reason));
+                }
+            }
+        }
+    }
+
+    /// Says QUIT and closes, without waiting long for the reply.
+    pub async fn quit(mut self) {
+        self.session.quit();
+        let _ = timeout(Duration::from_secs(5), async {
+            loop {
+                match self.session.poll() {
+                    ClientAction::NeedInput => {
+                        if self.read_more().await.is_err() {
+                            return;
+                        }
+                    }
+                    _ => return,
+                }
+            }
+        })
+        .await;
+        let _ = self.flush().await;
+        let _ = self.stream.shutdown().await;
+    }
+
+    async fn until_ready(&mut self) -> Result<Capabilities, ConnectionError> {
+        loop {
+            match self.session.poll() {
+                ClientAction::NeedInput => self.read_more().await?,
+                ClientAction::Ready(capabilities) => return Ok(capabilities.clone()),
+                ClientAction::Failed(failure) => return Err(ConnectionError::Session(failure)),
+                other => {
+                    let reason = format!("unexpected client state {other:?} before the session");
+                    return Err(protocol_error(self.session.phase(), reason));
+                }
+            }
+        }
+    }
+
+    async fn start_tls(&mut self, tls: &TlsClient) -> Result<(), ConnectionError> {
+        self.session.start_tls();
+        loop {
+            match self.session.poll() {
+                ClientAction::NeedInput => self.read_more().await?,
+                ClientAction::TlsReady => break,
+                ClientAction::TlsRefused(reply) => {
+                    maillog::starttls_refused(&self.host, &reply);
+                    return Ok(());
+                }
+                ClientAction::Failed(failure) => return Err(ConnectionError::Session(failure)),
+                other => {
+                    let reason = format!("unexpected client state {other:?} after STARTTLS");
+                    return Err(protocol_error(self.session.phase(), reason));
+                }
+            }
+        }
+        self.flush().await?;
+        let plain = std::mem::replace(&mut self.stream, ClientStream::Detached);
+        let ClientStream::Plain(tcp) = plain else {
+            return Err(protocol_error(
+                ClientPhase::StartTls,
+                "TLS already active".into(),
+            ));
+        };
+        let (stream, outcome) = tls
+            .handshake(tcp, &self.host)
+            .await
+            .map_err(ConnectionError::TlsHandshake)?;
+        maillog::starttls_client(&self.host, &outcome);
+        self.stream = ClientStream::Tls(Box::new(stream));
+        self.tls = Some(outcome);
+        self.session.tls_established();
+        self.until_ready().await?;
+        Ok(())
+    }
+
+    async fn write_body(&mut self, body: &mut (dyn Read + Send)) -> Result<(), ConnectionError> {
+        let mut stuffer = DotStuffer::new();
+        let mut chunk = vec![0u8; BODY_CHUNK];
+        let mut wire = Vec::with_capacity(BODY_CHUNK + BODY_CHUNK / 8);
+        let limit = phase_timeout(ClientPhase::DataBlock);
+        loop {
+            // Spool reads hit the page cache; a short blocking read is cheaper than a hop
+            // to the blocking pool for every 64 KiB.
+            let count = body.read(&mut chunk).map_err(ConnectionError::Io)?;
+            wire.clear();
+            if count == 0 {
+                stuffer.finish(&mut wire);
+            } else {
+                stuffer.stuff(&chunk[..count], &mut wire);
+            }
+            match timeout(limit, self.stream.write_all(&wire)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => return Err(ConnectionError::Io(error)),
+                Err(_) => return Err(ConnectionError::Timeout(ClientPhase::DataBlock)),
+            }
+            if count == 0 {
+                return self.stream.flush().await.map_err(ConnectionError::Io);
+            }
+        }
+    }
+
+    async fn flush(&mut self) -> Result<(), ConnectionError> {
+        if self.session.output().is_empty() {
+            return Ok(());
+        }
+        let limit = phase_timeout(self.session.phase());
+        let write = async {
+            self.stream.write_all(self.session.output()).await?;
+            self.stream.flush().await
+        };
+        match timeout(limit, write).await {
+            Ok(Ok(())) => {
+                self.session.clear_output();
+                Ok(())
+            }
+            Ok(Err(error)) => Err(ConnectionError::Io(error)),
+            Err(_) => Err(ConnectionError::Timeout(self.session.phase())),
+        }
+    }
+
+    /// Writes pending commands, then reads under the phase's timeout.
+    async fn read_more(&mut self) -> Result<(), ConnectionError> {
+        self.flush().await?;
+        let phase = self.session.phase();
+        match timeout(phase_timeout(phase), self.stream.read(&mut self.buffer)).await {
+            Ok(Ok(0)) => Err(ConnectionError::Io(io::ErrorKind::UnexpectedEof.into())),
+            Ok(Ok(count)) => {
+                self.session.receive(&self.buffer[..count]);
+                Ok(())
+            }
+            Ok(Err(error)) => Err(ConnectionError::Io(error)),
+            Err(_) => Err(ConnectionError::Timeout(phase)),
+        }
+    }
+}
+
+fn protocol_error(phase: ClientPhase, reason: String) -> ConnectionError {
+    ConnectionError::Session(SessionFailure {
+        phase,
+        reply: None,
+        reason: FailureReason::ProtocolError(reason),
+    })
+}
+
+/// RFC 5321 §4.5.3.2 client timeouts.
+fn phase_timeout(phase: ClientPhase) -> Duration {
+    let minutes = match phase {
+        ClientPhase::DataInit => 2,
+        ClientPhase::DataBlock => 3,
+        ClientPhase::DataEnd => 10,
+        _ => 5,
+    };
+    Duration::from_secs(60 * minutes)
+}

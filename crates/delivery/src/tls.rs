@@ -1,0 +1,110 @@
+//! The TLS client for STARTTLS: trust anchors (`tls.ca_bundle` or the system store), the
+//! rustls configuration, and what a finished handshake tells the log.
+
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, RootCertStore};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+
+use crate::verify::{check_certificate, RecordOnlyVerifier, Verify};
+
+/// What a finished handshake looked like, for the `STARTTLS=client` line and `to=` lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsOutcome {
+    pub version: &'static str,
+    pub cipher: String,
+    pub bits: u16,
+    pub verify: Verify,
+    /// Why verification failed, when it did.
+    pub verify_error: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsSetupError {
+    #[error(transparent)]
+    Certificates(#[from] posthorn_tls::TlsError),
+    #[error("no trust anchors: {0}")]
+    NoTrustAnchors(String),
+    #[error("TLS client configuration: {0}")]
+    Rustls(#[from] rustls::Error),
+    #[error("certificate verifier: {0}")]
+    Verifier(#[from] rustls::client::VerifierBuilderError),
+}
+
+/// The STARTTLS client, shared by every outbound connection.
+pub struct TlsClient {
+    connector: TlsConnector,
+    verifier: Arc<WebPkiServerVerifier>,
+}
+
+impl TlsClient {
+    /// Trust anchors from `ca_bundle` (PEM), or the system store when `None`.
+    pub fn new(ca_bundle: Option<&Path>) -> Result<TlsClient, TlsSetupError> {
+        let roots = Arc::new(trust_anchors(ca_bundle)?);
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier =
+            WebPkiServerVerifier::builder_with_provider(Arc::clone(&roots), Arc::clone(&provider))
+                .build()?;
+        let config = ClientConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(RecordOnlyVerifier::new(provider)))
+            .with_no_client_auth();
+        Ok(TlsClient {
+            connector: TlsConnector::from(Arc::new(config)),
+            verifier,
+        })
+    }
+
+    /// Runs the handshake over `tcp` with `host` as SNI and reference identity.
+    pub(crate) async fn handshake(
+        &self,
+        tcp: TcpStream,
+        host: &str,
+    ) -> io::Result<(TlsStream<TcpStream>, TlsOutcome)> {
+        let name = ServerName::try_from(host.trim_end_matches('.').to_owned())
+            .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
+        let stream = self.connector.connect(name, tcp).await?;
+        let connection = stream.get_ref().1;
+        let chain = connection.peer_certificates();
+        let (verify, verify_error) = check_certificate(&self.verifier, chain, host);
+        let summary = posthorn_tls::summarize(connection);
+        let outcome = TlsOutcome {
+            version: summary.as_ref().map_or("TLS", |summary| summary.version),
+            cipher: summary
+                .as_ref()
+                .map_or_else(String::new, |summary| summary.cipher.clone()),
+            bits: summary.as_ref().map_or(0, |summary| summary.bits),
+            verify,
+            verify_error,
+        };
+        Ok((stream, outcome))
+    }
+}
+
+fn trust_anchors(ca_bundle: Option<&Path>) -> Result<RootCertStore, TlsSetupError> {
+    let mut roots = RootCertStore::empty();
+    match ca_bundle {
+        Some(path) => {
+            for certificate in posthorn_tls::load_chain(path)? {
+                roots.add(certificate).map_err(|error| {
+                    TlsSetupError::NoTrustAnchors(format!("{}: {error}", path.display()))
+                })?;
+            }
+        }
+        None => {
+            let native = rustls_native_certs::load_native_certs();
+            for certificate in native.certs {
+                // A broken system certificate must not take the others down with it.
+                let _ = roots.add(certificate);
+            }
+        }
+    }
+    Ok(roots)
+}

@@ -1,0 +1,318 @@
+//! One attempt on one message: the due recipients, grouped by domain, through delivery;
+//! then their new states on disk, the DSNs, and removal when nothing is left to do.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use posthorn_delivery::maillog::{delivery, DeliveryLine};
+use posthorn_delivery::{Deliverer, Outcome, Parcel, RecipientReport};
+use posthorn_proto::client::OutgoingEnvelope;
+use posthorn_proto::{Domain, ForwardPath};
+use posthorn_spool::{QueueId, QueuedMessage, RecipientState, RecipientStatus, Spool, SpoolError};
+
+use super::notify::{self, Notice};
+use super::RunnerSettings;
+use crate::schedule::{after_temporary_failure, AfterFailure};
+
+pub(super) struct Attempt {
+    pub(super) spool: Spool,
+    pub(super) deliverer: Arc<Deliverer>,
+    pub(super) settings: Arc<RunnerSettings>,
+}
+
+pub(super) struct AttemptOutcome {
+    pub(super) next_due: Option<SystemTime>,
+    pub(super) new_messages: Vec<QueueId>,
+}
+
+impl AttemptOutcome {
+    fn gone() -> Self {
+        AttemptOutcome {
+            next_due: None,
+            new_messages: Vec::new(),
+        }
+    }
+}
+
+/// Runs `work` on the blocking pool: spool calls wait for fsync.
+pub(super) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, SpoolError> + Send + 'static,
+) -> Result<T, SpoolError> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result,
+        Err(error) => Err(SpoolError::Io {
+            op: "blocking task",
+            path: Default::default(),
+            source: std::io::Error::other(error.to_string()),
+        }),
+    }
+}
+
+impl Attempt {
+    /// `forced`: deferred recipients are tried even before their next attempt time (flush).
+    pub(super) async fn run(&self, id: &QueueId, forced: bool) -> AttemptOutcome {
+        let spool = self.spool.clone();
+        let load_id = id.clone();
+        let message = match blocking(move || spool.load(&load_id)).await {
+            Ok(message) => message,
+            Err(SpoolError::NotFound(_)) => return AttemptOutcome::gone(),
+            Err(error) => {
+                tracing::error!(qid = %id, %error, "cannot read queued message");
+                return AttemptOutcome {
+                    next_due: Some(SystemTime::now() + self.settings.schedule.min),
+                    new_messages: Vec::new(),
+                };
+            }
+        };
+        if message.held {
+            // `queue release` flushes the message again.
+            return AttemptOutcome::gone();
+        }
+        let started = SystemTime::now();
+        let due = due_recipients(&message, started, forced);
+        let mut updates = Vec::with_capacity(due.len());
+        let mut notices = Vec::new();
+        for (domain, indexes) in self.group_by_domain(&message, &due).into_values() {
+            let reports = self.deliver(&message, &domain, &indexes).await;
+            for (index, report) in indexes.into_iter().zip(reports) {
+                let state = self.next_state(&message, index, &report, started);
+                self.log(&message, index, &report, &state, started);
+                notices.extend(Notice::for_attempt(index, &report, &state));
+                updates.push((index, state));
+            }
+        }
+        self.record(message, updates, notices).await
+    }
+
+    async fn deliver(
+        &self,
+        message: &QueuedMessage,
+        domain: &Domain,
+        indexes: &[usize],
+    ) -> Vec<RecipientReport> {
+        let envelope = &message.envelope;
+        let outgoing = OutgoingEnvelope {
+            sender: envelope.sender.clone(),
+            params: envelope.params.clone(),
+            recipients: indexes
+                .iter()
+                .map(|&index| {
+                    let recipient = &envelope.recipients[index];
+                    (recipient.address.clone(), recipient.params.clone())
+                })
+                .collect(),
+            size: message.size,
+        };
+        let spool = self.spool.clone();
+        let id = message.id.clone();
+        let open_body = move || {
+            spool
+                .body(&id)
+                .map(|body| Box::new(body) as Box<dyn Read + Send>)
+                .map_err(|error| std::io::Error::other(error.to_string()))
+        };
+        let parcel = Parcel {
+            envelope: outgoing,
+            open_body: &open_body,
+        };
+        self.deliverer.deliver(domain, &parcel).await
+    }
+
+    /// Recipients grouped by the domain their mail goes to (`<Postmaster>`: ours).
+    fn group_by_domain(
+        &self,
+        message: &QueuedMessage,
+        due: &[usize],
+    ) -> BTreeMap<String, (Domain, Vec<usize>)> {
+        let mut groups: BTreeMap<String, (Domain, Vec<usize>)> = BTreeMap::new();
+        for &index in due {
+            let domain = match &message.envelope.recipients[index].address {
+                ForwardPath::Mailbox(mailbox) => mailbox.domain.clone(),
+                ForwardPath::Postmaster => Domain::Name(self.settings.hostname.clone()),
+            };
+            groups
+                .entry(domain.lookup_key())
+                .or_insert_with(|| (domain, Vec::new()))
+                .1
+                .push(index);
+        }
+        groups
+    }
+
+    fn next_state(
+        &self,
+        message: &QueuedMessage,
+        index: usize,
+        report: &RecipientReport,
+        now: SystemTime,
+    ) -> RecipientState {
+        let previous = &message.envelope.recipients[index].state;
+        let attempts = previous.attempts.saturating_add(1);
+        let (status, next_attempt, last_reply) = match report.outcome {
+            Outcome::Delivered => (RecipientStatus::Delivered, None, report.reply.clone()),
+            Outcome::Failed => (RecipientStatus::Failed, None, report.reply.clone()),
+            Outcome::Deferred => match after_temporary_failure(
+                &self.settings.schedule,
+                &self.settings.lifetime,
+                message.envelope.received_at,
+                now,
+                attempts,
+            ) {
+                AfterFailure::RetryAt(at) => {
+                    (RecipientStatus::Deferred, Some(at), report.reply.clone())
+                }
+                AfterFailure::GiveUp => (
+                    RecipientStatus::Failed,
+                    None,
+                    format!(
+                        "Message could not be delivered for {}: {}",
+                        humanize(self.settings.lifetime.give_up_after),
+                        report.reply
+                    ),
+                ),
+            },
+        };
+        RecipientState {
+            status,
+            attempts,
+            last_reply: Some(last_reply),
+            next_attempt,
+        }
+    }
+
+    fn log(
+        &self,
+        message: &QueuedMessage,
+        index: usize,
+        report: &RecipientReport,
+        state: &RecipientState,
+        started: SystemTime,
+    ) {
+        let now = SystemTime::now();
+        let stat = match (report.outcome, state.status) {
+            (Outcome::Delivered, _) => format!("Sent ({})", report.reply),
+            (_, RecipientStatus::Deferred) => format!("Deferred: {}", report.reply),
+            _ => state.last_reply.clone().unwrap_or_default(),
+        };
+        let status = match (report.outcome, state.status) {
+            (Outcome::Deferred, RecipientStatus::Failed) => "4.4.7".to_owned(),
+            _ => report.status.to_string(),
+        };
+        let recipient = message.envelope.recipients[index].address.to_string();
+        delivery(&DeliveryLine {
+            queue_id: message.id.as_ref(),
+            recipient: &recipient,
+            delay: now
+                .duration_since(message.envelope.received_at)
+                .unwrap_or_default(),
+            xdelay: now.duration_since(started).unwrap_or_default(),
+            relay: report.relay.as_deref(),
+            dsn: &status,
+            stat: &stat,
+            tls: report.tls.unwrap_or("none"),
+            verify: &report.verify.to_string(),
+            policy: &self.settings.policy_label,
+        });
+    }
+
+    /// Makes the new states durable, sends DSNs, and removes a finished message.
+    async fn record(
+        &self,
+        mut message: QueuedMessage,
+        updates: Vec<(usize, RecipientState)>,
+        notices: Vec<Notice>,
+    ) -> AttemptOutcome {
+        let spool = self.spool.clone();
+        let id = message.id.clone();
+        let durable = updates.clone();
+        if let Err(error) = blocking(move || spool.update_recipients(&id, &durable)).await {
+            // Not recorded: the recipients keep their old state and are tried again.
+            tracing::error!(qid = %message.id, %error, "cannot record delivery results");
+            return AttemptOutcome {
+                next_due: Some(SystemTime::now() + self.settings.schedule.min),
+                new_messages: Vec::new(),
+            };
+        }
+        for (index, state) in updates {
+            message.envelope.recipients[index].state = state;
+        }
+        let new_messages = notify::send(&self.spool, &self.settings, &message, notices).await;
+        let next_due = next_due(&message);
+        if next_due.is_none() {
+            let spool = self.spool.clone();
+            let id = message.id.clone();
+            if let Err(error) = blocking(move || spool.delete(&id)).await {
+                tracing::error!(qid = %message.id, %error, "cannot remove delivered message");
+            }
+        }
+        AttemptOutcome {
+            next_due,
+            new_messages,
+        }
+    }
+}
+
+fn due_recipients(message: &QueuedMessage, now: SystemTime, forced: bool) -> Vec<usize> {
+    message
+        .envelope
+        .recipients
+        .iter()
+        .enumerate()
+        .filter(|(_, recipient)| match recipient.state.status {
+            RecipientStatus::Pending => true,
+            RecipientStatus::Deferred => {
+                forced || recipient.state.next_attempt.is_none_or(|at| at <= now)
+            }
+            RecipientStatus::Delivered | RecipientStatus::Failed => false,
+        })
+        .map(|(index, _)| index)
+        .collect()
+}
+
+/// The earliest next attempt of a recipient still to do; `None` when all are done.
+fn next_due(message: &QueuedMessage) -> Option<SystemTime> {
+    let now = SystemTime::now();
+    message
+        .envelope
+        .recipients
+        .iter()
+        .filter_map(|recipient| match recipient.state.status {
+            RecipientStatus::Pending => Some(now),
+            RecipientStatus::Deferred => Some(recipient.state.next_attempt.unwrap_or(now)),
+            RecipientStatus::Delivered | RecipientStatus::Failed => None,
+        })
+        .min()
+}
+
+/// `5 days`, `4 hours`, `30 seconds`: how sendmail words its give-up message.
+fn humanize(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    let (amount, unit) = match seconds {
+        s if s >= 86_400 && s % 86_400 == 0 => (s / 86_400, "day"),
+        s if s >= 3_600 && s % 3_600 == 0 => (s / 3_600, "hour"),
+        s if s >= 60 && s % 60 == 0 => (s / 60, "minute"),
+        s => (s, "second"),
+    };
+    format!("{amount} {unit}{}", if amount == 1 { "" } else { "s" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::humanize;
+    use std::time::Duration;
+
+    #[test]
+    fn give_up_durations_read_naturally() {
+        let cases = [
+            (5 * 86_400, "5 days"),
+            (4 * 3_600, "4 hours"),
+            (60, "1 minute"),
+            (90, "90 seconds"),
+        ];
+        for (seconds, text) in cases {
+            assert_eq!(humanize(Duration::from_secs(seconds)), text);
+        }
+    }
+}
