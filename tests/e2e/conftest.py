@@ -1,5 +1,6 @@
 """Fixtures for the end-to-end tests: the binary, test certificates and daemons that are
-always cleaned up. Entry point: `cargo build && pytest tests/e2e -x -q`."""
+always cleaned up; for delivery, a DNS server, SMTP sinks and Postfix as remote MX hosts.
+Entry point: `cargo build && pytest tests/e2e -x -q`."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from posthorn_harness import Daemon, posthorn_binary  # noqa: E402
+from dns_server import MX, A, DnsServer  # noqa: E402
+from peers import PostfixPeer, SmtpSink  # noqa: E402
+from posthorn_harness import Daemon, delivery_config, free_port, posthorn_binary  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -93,3 +96,79 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> CertificateFiles:
              "-out", "server.pem", cwd=d)
     return CertificateFiles(ca=d / "ca.pem", certificate=d / "server.pem",
                             private_key=d / "server.key")
+
+
+# --- delivery: DNS, remote MX hosts, a daemon that delivers by MX ---------------------
+
+SENDER_DOMAIN = "sender.example"
+SENDER_MX = "127.0.0.2"  # where DSNs to senders at SENDER_DOMAIN arrive
+
+
+@pytest.fixture
+def dns_server() -> DnsServer:
+    """A running authoritative DNS server for the zones `example` and `test`, empty:
+    tests add the records they need."""
+    with DnsServer() as server:
+        yield server
+
+
+@pytest.fixture
+def mx_port() -> int:
+    """The port every MX host of a delivery test listens on (`outbound.port`)."""
+    return free_port()
+
+
+@pytest.fixture
+def sink_factory(mx_port: int) -> Callable[..., SmtpSink]:
+    """Makes started `SmtpSink`s on 127.0.0.X:mx_port (or a given port); all are stopped
+    at the end of the test."""
+    made: list[SmtpSink] = []
+
+    def make(host: str, port: int | None = None, **options) -> SmtpSink:
+        sink = SmtpSink(host, port if port is not None else mx_port, **options).start()
+        made.append(sink)
+        return sink
+
+    yield make
+    for sink in made:
+        sink.stop()
+
+
+@pytest.fixture
+def sender_sink(dns_server: DnsServer, sink_factory: Callable[..., SmtpSink]) -> SmtpSink:
+    """The MX of SENDER_DOMAIN, so DSNs to its senders are delivered and can be read."""
+    dns_server.set(SENDER_DOMAIN, [MX(10, f"mx.{SENDER_DOMAIN}")])
+    dns_server.set(f"mx.{SENDER_DOMAIN}", [A(SENDER_MX)])
+    return sink_factory(SENDER_MX, hostname=f"mx.{SENDER_DOMAIN}")
+
+
+@pytest.fixture
+def delivery_daemon_factory(daemon_factory: Callable[..., Daemon], dns_server: DnsServer,
+                            mx_port: int) -> Callable[..., Daemon]:
+    """Like `daemon_factory`, for a daemon that delivers by MX through `dns_server` to
+    hosts on `mx_port`, with fast retries; `config` overrides any of that."""
+
+    def make(config: dict | None = None, start: bool = True,
+             listeners: tuple[str, ...] = ("mta",)) -> Daemon:
+        return daemon_factory(listeners=listeners, start=start,
+                              config=delivery_config(dns_server.address, mx_port, config))
+
+    return make
+
+
+@pytest.fixture
+def postfix_factory(mx_port: int, certs: CertificateFiles) -> Callable[..., PostfixPeer]:
+    """Makes started Postfix peers (see `peers.PostfixPeer`) with the test certificate;
+    all are stopped and removed at the end of the test."""
+    made: list[PostfixPeer] = []
+
+    def make(host: str, port: int | None = None, **options) -> PostfixPeer:
+        peer = PostfixPeer(host, port if port is not None else mx_port,
+                           certificate=certs.certificate, private_key=certs.private_key,
+                           **options)
+        made.append(peer)
+        return peer.start()
+
+    yield make
+    for peer in made:
+        peer.stop()

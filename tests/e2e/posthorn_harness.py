@@ -12,10 +12,14 @@ stays in the queue (pending or deferred) where the tests can look at it.
 
 from __future__ import annotations
 
+import email
+import email.message
+import email.policy
 import json
 import os
 import re
 import signal
+import smtplib
 import socket
 import ssl
 import subprocess
@@ -269,6 +273,52 @@ class Daemon:
             time.sleep(0.05)
 
 
+    # delivery tests
+
+    def wait_until_gone(self, queue_id: str, timeout: float = 10.0) -> None:
+        """Waits until `queue list` no longer has `queue_id` (delivered, bounced or
+        expired)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            message = find_message(self.queue(), queue_id)
+            if message is None:
+                return
+            if time.monotonic() > deadline:
+                raise HarnessError(f"{queue_id} still queued after {timeout}s: {message}\n"
+                                   f"last log lines:\n" + "\n".join(self.log_lines()[-20:]))
+            time.sleep(0.1)
+
+    def wait_for_recipient(self, queue_id: str, address: str, status: str,
+                           timeout: float = 10.0, attempts: int = 0) -> dict[str, Any]:
+        """Waits until `address` in message `queue_id` has `status` after at least
+        `attempts` attempts; returns its entry from `queue list --json`."""
+        deadline = time.monotonic() + timeout
+        seen: Any = None
+        while True:
+            message = find_message(self.queue(), queue_id)
+            if message is not None:
+                seen = recipient_state(message, address)
+                if seen.get("status") == status and seen.get("attempts", 0) >= attempts:
+                    return seen
+            if time.monotonic() > deadline:
+                raise HarnessError(f"{address} in {queue_id} not {status} after {attempts}+ "
+                                   f"attempts within {timeout}s; "
+                                   f"last seen: {seen if message is not None else 'not queued'}")
+            time.sleep(0.1)
+
+    def sendmail(self, *args: str, stdin: bytes) -> subprocess.CompletedProcess:
+        """`posthorn sendmail -C CONFIG ARGS` with `stdin` as the message; not checked.
+        `-C` goes first: sendmail takes every argument after the first recipient as
+        another recipient."""
+        command = [str(posthorn_binary()), "sendmail", "-C", str(self.config_file), *args]
+        return subprocess.run(command, input=stdin, capture_output=True, timeout=30)
+
+    def log_matching(self, pattern: str) -> list[re.Match]:
+        """Every log line matching `pattern`, in order (no waiting)."""
+        regex = re.compile(pattern)
+        return [match for match in map(regex.search, self.log_lines()) if match]
+
+
 def _accepts(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
@@ -399,3 +449,148 @@ def make_message(sender: str, recipients: list[str], subject: str, body: str,
     ]
     text = "\r\n".join(headers) + "\r\n\r\n" + body.replace("\n", "\r\n")
     return text.encode()
+
+
+# --- delivery: config, submission, waiting on the queue, DSNs, log lines -----------
+
+# The retry schedule every delivery test uses unless it says otherwise: short, so a
+# retried delivery is seen within seconds.
+FAST_RETRIES = {"retry_min": "1s", "retry_max": "2s"}
+
+
+def delivery_config(nameserver: str, mx_port: int,
+                    overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Config overrides for a daemon that delivers by MX: DNS from `nameserver`
+    ("127.0.0.1:PORT"), every MX host contacted on `mx_port`, fast retries."""
+    base = {
+        "outbound": {"smarthost": "", "port": mx_port},
+        "dns": {"nameservers": [nameserver]},
+        "queue": dict(FAST_RETRIES),
+    }
+    return merge(base, overrides or {})
+
+
+QUEUE_ID_IN_REPLY = re.compile(r"^2\.0\.0 (\S+) ")
+
+
+def submit(port: int, sender: str, recipients: list[str], message: bytes,
+           helo: str = "client.test") -> str:
+    """Sends one message over SMTP and returns the queue id from the `250` reply."""
+    with smtplib.SMTP("127.0.0.1", port, local_hostname=helo, timeout=IO_TIMEOUT) as smtp:
+        return _send_one(smtp, sender, recipients, message)
+
+
+def submit_many(port: int, messages: list[tuple[str, list[str], bytes]],
+                helo: str = "client.test") -> list[str]:
+    """Several messages over one SMTP session, as fast as the server takes them."""
+    with smtplib.SMTP("127.0.0.1", port, local_hostname=helo, timeout=IO_TIMEOUT) as smtp:
+        return [_send_one(smtp, *message) for message in messages]
+
+
+def _send_one(smtp: smtplib.SMTP, sender: str, recipients: list[str], message: bytes) -> str:
+    smtp.ehlo_or_helo_if_needed()
+    code, reply = smtp.mail(sender)
+    if code != 250:
+        raise HarnessError(f"MAIL FROM:<{sender}>: {code} {reply!r}")
+    for recipient in recipients:
+        code, reply = smtp.rcpt(recipient)
+        if code != 250:
+            raise HarnessError(f"RCPT TO:<{recipient}>: {code} {reply!r}")
+    code, reply = smtp.data(message)
+    text = reply.decode(errors="replace")
+    match = QUEUE_ID_IN_REPLY.match(text)
+    if code != 250 or match is None:
+        raise HarnessError(f"DATA: expected `250 2.0.0 ID ...`, got {code} {text!r}")
+    return match.group(1)
+
+
+def find_message(queue: list[dict[str, Any]], queue_id: str) -> dict[str, Any] | None:
+    return next((message for message in queue if message.get("id") == queue_id), None)
+
+
+def recipient_state(message: dict[str, Any], address: str) -> dict[str, Any]:
+    for recipient in message.get("recipients", []):
+        if recipient.get("address") == address:
+            return recipient
+    raise HarnessError(f"no recipient {address} in {message}")
+
+
+LOG_FIELD_SEPARATOR = re.compile(r", (?=[A-Za-z][A-Za-z_]*=)")
+FIRST_LOG_FIELD = re.compile(r"(?:^|: )([A-Za-z][A-Za-z_]*)=")
+
+
+def log_fields(line: str) -> list[tuple[str, str]]:
+    """`... posthorn[PID]: ID: key=value, key=value` as ordered pairs, everything before
+    the first field dropped. A value may hold commas and spaces (`stat=Sent (250 ok,
+    queued)`): a field starts only where ", name=" does."""
+    start = FIRST_LOG_FIELD.search(line)
+    if start is None:
+        raise HarnessError(f"no key=value field in {line!r}")
+    rest = line[start.start(1):]
+    fields = []
+    for part in LOG_FIELD_SEPARATOR.split(rest):
+        key, separator, value = part.partition("=")
+        if not separator:
+            raise HarnessError(f"not key=value: {part!r} in {line!r}")
+        fields.append((key, value))
+    return fields
+
+
+def simple_message(sender: str, recipients: list[str], tag: str) -> bytes:
+    """A message whose subject is `tag` and whose Message-ID and body name it."""
+    return make_message(sender, recipients, tag, f"Body of {tag}.\n", f"{tag}@client.test")
+
+
+@dataclass
+class DeliveryReport:
+    """A DSN (RFC 3464 multipart/report; report-type=delivery-status), parsed."""
+    message: email.message.Message
+    per_message: dict[str, str]
+    recipients: list[dict[str, str]]  # per-recipient fields; keys lower-case, values
+    # unfolded with runs of white space made one space
+
+    def recipient(self, address: str) -> dict[str, str]:
+        """The fields whose Final-Recipient is `rfc822; address`."""
+        for fields in self.recipients:
+            final = fields.get("final-recipient", "")
+            if final.partition(";")[2].strip().strip("<>").lower() == address.lower():
+                return fields
+        raise HarnessError(f"no Final-Recipient {address} in DSN: {self.recipients}")
+
+    def text(self) -> str:
+        """Every text part, decoded: what a human reads."""
+        return "\n".join(str(part.get_content()) for part in self.message.walk()
+                         if part.get_content_type() == "text/plain")
+
+
+def parse_dsn(content: bytes) -> DeliveryReport:
+    message = email.message_from_bytes(content, policy=email.policy.default)
+    if message.get_content_type() != "multipart/report":
+        raise HarnessError(f"DSN is {message.get_content_type()}, not multipart/report:\n"
+                           f"{content[:2000]!r}")
+    if message.get_param("report-type") != "delivery-status":
+        raise HarnessError(f"report-type is {message.get_param('report-type')!r}")
+    status_parts = [part for part in message.walk()
+                    if part.get_content_type() == "message/delivery-status"]
+    if len(status_parts) != 1:
+        raise HarnessError(f"{len(status_parts)} message/delivery-status parts in the DSN")
+    blocks = [{key.lower(): " ".join(str(value).split()) for key, value in block.items()}
+              for block in status_parts[0].get_payload()]
+    if len(blocks) < 2:
+        raise HarnessError(f"delivery-status without per-recipient fields: {blocks}")
+    return DeliveryReport(message, blocks[0], blocks[1:])
+
+
+def received_dsn(received: Any, to: str) -> DeliveryReport:
+    """Checks that `received` (a `peers.ReceivedMessage`) is a DSN to `to` as SPEC says
+    DSNs are sent: null envelope sender, `From: MAILER-DAEMON@<hostname>`; returns it
+    parsed."""
+    if received.sender != "":
+        raise HarnessError(f"DSN with envelope sender <{received.sender}>, not <>")
+    if tuple(received.recipients) != (to,):
+        raise HarnessError(f"DSN to {received.recipients}, not to {to}")
+    report = parse_dsn(received.content)
+    author = str(report.message.get("From", ""))
+    if f"MAILER-DAEMON@{HOSTNAME}".lower() not in author.lower():
+        raise HarnessError(f"DSN From: {author!r}, not MAILER-DAEMON@{HOSTNAME}")
+    return report
