@@ -1,5 +1,6 @@
 //! Command-line grammar (clap). Each subcommand's behaviour lives in `cmd/`.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -29,6 +30,16 @@ pub enum Command {
         #[command(subcommand)]
         action: QueueAction,
     },
+    /// sendmail-compatible submission (also run as `sendmail`).
+    ///
+    /// The message comes on stdin. Options as sendmail's: -t -i -oi -f ADDR -F NAME
+    /// -bp -bs -q -C FILE.
+    #[command(disable_help_flag = true)]
+    Sendmail {
+        /// sendmail's options and recipients, parsed the way sendmail parses them.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        arguments: Vec<OsString>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -41,6 +52,8 @@ pub enum QueueAction {
     },
     /// Show one message: its envelope, then the message as stored.
     Show { id: String },
+    /// Ask the running daemon to attempt delivery now: every message, or only ID.
+    Flush { id: Option<String> },
     /// Remove a message from the queue.
     Delete { id: String },
     /// Keep a message from being delivered until released.

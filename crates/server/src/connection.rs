@@ -165,7 +165,10 @@ impl Driver<'_> {
                         Some(incoming) => incoming.commit(self.relay_label).await,
                         None => Err(crate::storage::local_error()),
                     };
-                    session.message_stored(result);
+                    if let Ok(id) = &result {
+                        self.shared.queued(id.clone());
+                    }
+                    session.message_stored(result.map(|id| id.to_string()));
                 }
                 Action::AbortMessage => self.incoming = None,
                 Action::Close => {

@@ -20,7 +20,15 @@ pub enum ServerError {
     #[error(transparent)]
     Map(#[from] posthorn_policy::MapErrors),
     #[error(transparent)]
+    Mailertable(#[from] posthorn_policy::MailertableErrors),
+    #[error(transparent)]
     Config(#[from] posthorn_config::ConfigError),
     #[error("cannot install signal handler: {0}")]
     Signal(std::io::Error),
+    #[error("outbound.smarthost {0}")]
+    Smarthost(String),
+    #[error("DNS resolver: {0}")]
+    Dns(#[from] posthorn_dns::DnsError),
+    #[error("outbound TLS: {0}")]
+    TlsClient(#[from] posthorn_delivery::TlsSetupError),
 }

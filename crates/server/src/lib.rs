@@ -8,9 +8,12 @@
 mod admission;
 mod client_policy;
 mod connection;
+pub mod control;
 mod error;
 mod header_scan;
+mod local;
 mod maillog;
+mod outbound;
 mod received;
 mod server;
 mod settings;
@@ -18,6 +21,7 @@ mod storage;
 mod stream;
 
 pub use error::ServerError;
+pub use local::{log_local_submission, serve_local, LocalSubmission};
 pub use server::Server;
 pub use settings::CertificateReport;
 

@@ -14,8 +14,14 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 
+use posthorn_queue::runner::{QueueCommand, Scheduler};
+use posthorn_spool::QueueId;
+use tokio::sync::mpsc;
+
 use crate::admission::{Admission, Refusal};
 use crate::connection::{self, DRAIN_LIMIT};
+use crate::control::{self, ControlRequest};
+use crate::outbound;
 use crate::settings::{CertificateReport, Settings};
 use crate::ServerError;
 
@@ -24,6 +30,8 @@ pub(crate) struct Shared {
     settings: RwLock<Arc<Settings>>,
     pub(crate) spool: Spool,
     admission: Admission,
+    /// Tells the scheduler about new messages.
+    queue: mpsc::Sender<QueueCommand>,
 }
 
 impl Shared {
@@ -33,6 +41,12 @@ impl Shared {
             Ok(guard) => Arc::clone(&guard),
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
         }
+    }
+
+    /// A message was committed: deliver it now. When the scheduler is busy the periodic
+    /// spool scan finds the message instead.
+    pub(crate) fn queued(&self, id: QueueId) {
+        let _ = self.queue.try_send(QueueCommand::Queued(id));
     }
 
     fn replace_settings(&self, settings: Settings) {
@@ -49,7 +63,12 @@ pub struct Server {
     shared: Arc<Shared>,
     listeners: Vec<(TcpListener, ListenerKind)>,
     recovery: Recovery,
+    scheduler: Scheduler,
+    queue_commands: mpsc::Receiver<QueueCommand>,
 }
+
+/// Room for queue notifications waiting for the scheduler.
+const QUEUE_CHANNEL: usize = 4096;
 
 impl Server {
     /// Opens and recovers the spool, prepares TLS and binds every listener.
@@ -76,16 +95,21 @@ impl Server {
             config.limits.sessions,
             config.limits.connections_per_ip_per_minute,
         );
+        let scheduler = outbound::scheduler(&config, &spool)?;
         let settings = Settings::load(config)?;
+        let (queue, queue_commands) = mpsc::channel(QUEUE_CHANNEL);
         let shared = Arc::new(Shared {
             settings: RwLock::new(Arc::new(settings)),
             spool,
             admission,
+            queue,
         });
         Ok(Server {
             shared,
             listeners,
             recovery,
+            scheduler,
+            queue_commands,
         })
     }
 
@@ -116,6 +140,12 @@ impl Server {
         let mut interrupt = signal(SignalKind::interrupt()).map_err(ServerError::Signal)?;
         let mut hangup = signal(SignalKind::hangup()).map_err(ServerError::Signal)?;
         let (stop, stopping) = watch::channel(false);
+        let scheduler = tokio::spawn(self.scheduler.run(
+            self.recovery.messages,
+            self.queue_commands,
+            stopping.clone(),
+        ));
+        let control = tokio::spawn(serve_control(Arc::clone(&self.shared), stopping.clone()));
         let mut accept_loops = Vec::new();
         for (listener, kind) in self.listeners {
             let shared = Arc::clone(&self.shared);
@@ -135,6 +165,8 @@ impl Server {
             let _ = task.await;
         }
         drain(&self.shared).await;
+        let _ = scheduler.await;
+        let _ = control.await;
         Ok(())
     }
 }
@@ -204,6 +236,24 @@ async fn turn_away(mut tcp: TcpStream, hostname: String, refusal: Refusal) {
         tcp.shutdown().await
     };
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), write).await;
+}
+
+/// The control socket: `queue flush` and local submissions reach the scheduler here.
+async fn serve_control(shared: Arc<Shared>, stopping: watch::Receiver<bool>) {
+    let (requests, mut received) = mpsc::channel(64);
+    let path = control::socket_path(shared.spool.path());
+    let listener = tokio::spawn(control::serve(path.clone(), requests, stopping));
+    while let Some(request) = received.recv().await {
+        let command = match request {
+            ControlRequest::Flush(id) => QueueCommand::Flush(id),
+            ControlRequest::Queued(id) => QueueCommand::Queued(id),
+        };
+        let _ = shared.queue.send(command).await;
+    }
+    match listener.await {
+        Ok(Err(error)) => tracing::error!(%error, path = %path.display(), "control socket failed"),
+        Ok(Ok(())) | Err(_) => {}
+    }
 }
 
 /// SIGHUP: read the config and maps again; a broken new config keeps the old one running.

@@ -7,8 +7,8 @@ use chrono::Utc;
 use posthorn_proto::session::Transaction;
 use posthorn_proto::{EnhancedStatus, Reply};
 use posthorn_spool::{
-    ClientInfo, Envelope, MessageWriter, Recipient, RecipientState, RecipientStatus, Spool,
-    SpoolError,
+    ClientInfo, Envelope, MessageWriter, QueueId, Recipient, RecipientState, RecipientStatus,
+    Spool, SpoolError,
 };
 use posthorn_tls::SessionSummary;
 
@@ -92,7 +92,7 @@ impl Incoming {
     }
 
     /// Makes the message durable; the queue id on success, the 4xx reply otherwise.
-    pub(crate) async fn commit(self, relay_label: &str) -> Result<String, Reply> {
+    pub(crate) async fn commit(self, relay_label: &str) -> Result<QueueId, Reply> {
         if let Some(error) = &self.error {
             tracing::error!(%error, "cannot write message to the spool");
             return Err(refusal(error));
@@ -102,9 +102,8 @@ impl Incoming {
             tracing::error!(%error, "cannot commit message to the spool");
             refusal(&error)
         })?;
-        let id = queued.id.to_string();
         maillog::accepted(&maillog::Accepted {
-            queue_id: &id,
+            queue_id: queued.id.as_ref(),
             sender: &self.sender,
             size,
             recipients: self.recipients,
@@ -112,7 +111,7 @@ impl Incoming {
             protocol: self.protocol,
             relay: relay_label,
         });
-        Ok(id)
+        Ok(queued.id)
     }
 }
 

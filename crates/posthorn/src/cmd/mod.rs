@@ -1,4 +1,5 @@
 pub mod queue;
+pub mod sendmail;
 pub mod serve;
 
 use std::path::Path;

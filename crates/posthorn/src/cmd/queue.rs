@@ -1,5 +1,6 @@
-//! `posthorn queue list|show|delete|hold|release`: the queue, read straight from the
-//! spool, so it works whether or not the daemon runs.
+//! `posthorn queue list|show|flush|delete|hold|release`: the queue, read straight from
+//! the spool, so it works whether or not the daemon runs; only `flush` needs the
+//! daemon (it asks it, through the control socket, to deliver now).
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -8,6 +9,7 @@ use std::time::SystemTime;
 
 use anyhow::Context;
 use chrono::{DateTime, Local, Utc};
+use posthorn_server::control::{self, ControlRequest};
 use posthorn_spool::{QueueId, QueuedMessage, RecipientStatus, Spool};
 use serde_json::json;
 
@@ -21,6 +23,7 @@ pub fn run(config_path: Option<&Path>, action: QueueAction) -> anyhow::Result<Ex
     match action {
         QueueAction::List { json } => list(&spool, json)?,
         QueueAction::Show { id } => show(&spool, &parse_id(&id)?)?,
+        QueueAction::Flush { id } => flush(&spool, id.as_deref())?,
         QueueAction::Delete { id } => {
             spool.delete(&parse_id(&id)?)?;
             println!("{id}: deleted");
@@ -40,6 +43,22 @@ pub fn run(config_path: Option<&Path>, action: QueueAction) -> anyhow::Result<Ex
 fn parse_id(id: &str) -> anyhow::Result<QueueId> {
     id.parse()
         .map_err(|_| anyhow::anyhow!("{id:?} is not a queue id"))
+}
+
+/// Asks the daemon to run the queue, or one message, now. A message that is not
+/// queued exits 66; no daemon exits 75 (`ControlError::NotRunning`): nothing can be
+/// delivered until it runs, and then it delivers the queue by itself.
+fn flush(spool: &Spool, id: Option<&str>) -> anyhow::Result<()> {
+    let id = id.map(parse_id).transpose()?;
+    if let Some(id) = &id {
+        spool.load(id)?;
+    }
+    control::request(spool.path(), &ControlRequest::Flush(id.clone()))?;
+    match id {
+        Some(id) => println!("{id}: delivery requested"),
+        None => println!("queue run requested"),
+    }
+    Ok(())
 }
 
 fn list(spool: &Spool, as_json: bool) -> anyhow::Result<()> {

@@ -1,0 +1,77 @@
+//! The daemon's delivery side, built from the config: the router (mailertable,
+//! smarthost, MX through the configured resolver), the STARTTLS client, the deliverer
+//! and the scheduler that drives it.
+
+use std::sync::Arc;
+
+use posthorn_config::{Config, StartTlsMode};
+use posthorn_delivery::route::{Router, Smarthost};
+use posthorn_delivery::{ClientSettings, Deliverer, DelivererSettings, TlsClient};
+use posthorn_dns::{HickoryResolver, Resolver};
+use posthorn_policy::mailertable::Mailertable;
+use posthorn_queue::runner::{RunnerSettings, Scheduler};
+use posthorn_queue::schedule::{Lifetime, RetrySchedule};
+use posthorn_spool::Spool;
+
+use crate::ServerError;
+
+/// The scheduler for `config`, delivering from `spool`.
+pub(crate) fn scheduler(config: &Config, spool: &Spool) -> Result<Scheduler, ServerError> {
+    let deliverer = Arc::new(deliverer(config)?);
+    let settings = RunnerSettings {
+        hostname: config.hostname.clone(),
+        schedule: RetrySchedule {
+            min: config.queue.retry_min,
+            max: config.queue.retry_max,
+        },
+        lifetime: Lifetime {
+            warn_after: config.queue.warn_after,
+            give_up_after: config.queue.give_up_after,
+        },
+        concurrency: config.queue.delivery_concurrency,
+        policy_label: policy_label(config.outbound.starttls).to_owned(),
+    };
+    Ok(Scheduler::new(spool.clone(), deliverer, settings))
+}
+
+fn deliverer(config: &Config) -> Result<Deliverer, ServerError> {
+    let mailertable = match &config.maps.mailertable {
+        Some(path) => Mailertable::load(path)?,
+        None => Mailertable::default(),
+    };
+    let smarthost = match config.outbound.smarthost.as_deref() {
+        Some(text) if !text.is_empty() => Some(
+            text.parse::<Smarthost>()
+                .map_err(|error| ServerError::Smarthost(format!("{text}: {error}")))?,
+        ),
+        _ => None,
+    };
+    let resolver: Arc<dyn Resolver> = Arc::new(HickoryResolver::new(&config.dns.nameservers)?);
+    let router = Router::new(
+        Arc::new(mailertable),
+        smarthost,
+        config.outbound.port,
+        resolver,
+    );
+    let tls = TlsClient::new(config.tls.ca_bundle.as_deref())?;
+    let settings = DelivererSettings {
+        client: ClientSettings {
+            ehlo_name: config.hostname.clone(),
+            starttls: config.outbound.starttls != StartTlsMode::Off,
+            connect_timeout: config.outbound.connect_timeout,
+        },
+        destination_concurrency: config.outbound.destination_concurrency,
+        messages_per_connection: config.outbound.messages_per_connection,
+    };
+    Ok(Deliverer::new(router, tls, settings))
+}
+
+/// The `policy=` of delivery log lines.
+fn policy_label(mode: StartTlsMode) -> &'static str {
+    match mode {
+        StartTlsMode::Off => "off",
+        StartTlsMode::Opportunistic => "opportunistic",
+        StartTlsMode::Required => "required",
+        StartTlsMode::Verified => "verified",
+    }
+}
