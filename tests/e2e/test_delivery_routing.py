@@ -59,3 +59,27 @@ def test_mailertable_then_smarthost_then_never_mx(dns_server, sink_factory, mx_p
     assert to_smarthost.recipients == ("carol@other.example",)
     daemon.wait_until_gone(queue_id)
     assert by_mx.connections() == []
+
+
+def test_sighup_reloads_the_mailertable(dns_server, sink_factory, mx_port, tmp_path,
+                                        delivery_daemon_factory):
+    import signal
+    mx_for(dns_server, "dest.example", MX_SINK)
+    by_mx, by_table = sink_factory(MX_SINK), sink_factory(MAILERTABLE_SINK)
+    table = tmp_path / "mailertable"
+    table.write_text("# empty at first\n")
+    daemon = delivery_daemon_factory({"maps": {"mailertable": str(table)}})
+    first = submit(daemon.port(), SENDER, ["bob@dest.example"],
+                   simple_message(SENDER, ["bob@dest.example"], "before-reload"))
+    by_mx.wait_for_messages(1)
+    daemon.wait_until_gone(first)
+
+    table.write_text(f"dest.example   esmtp:[{MAILERTABLE_SINK}]:{mx_port}\n")
+    daemon.process.send_signal(signal.SIGHUP)
+    daemon.wait_for_log(r"reloaded")
+    second = submit(daemon.port(), SENDER, ["bob@dest.example"],
+                    simple_message(SENDER, ["bob@dest.example"], "after-reload"))
+    [received] = by_table.wait_for_messages(1)
+    assert b"after-reload" in received.content
+    daemon.wait_until_gone(second)
+    assert len(by_mx.messages()) == 1

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::io::{self, Read};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use posthorn_proto::client::{OutgoingEnvelope, RecipientOutcome, TransactionResult};
@@ -13,7 +13,7 @@ use posthorn_proto::{Domain, EnhancedStatus, Reply};
 use tokio::sync::Semaphore;
 
 use crate::connection::{ClientSettings, Connection, ConnectionError};
-use crate::route::{RouteError, Router};
+use crate::route::{Route, RouteError, Router};
 use crate::tls::TlsClient;
 use crate::verify::Verify;
 
@@ -60,7 +60,8 @@ pub struct DelivererSettings {
 
 /// Carries messages out: routing, connection reuse, per-destination concurrency.
 pub struct Deliverer {
-    router: Router,
+    /// Replaced on SIGHUP (a new mailertable); attempts keep the one they started with.
+    router: RwLock<Arc<Router>>,
     tls: TlsClient,
     settings: DelivererSettings,
     destinations: Mutex<HashMap<String, Arc<Destination>>>,
@@ -76,7 +77,7 @@ struct Destination {
 impl Deliverer {
     pub fn new(router: Router, tls: TlsClient, settings: DelivererSettings) -> Self {
         Deliverer {
-            router,
+            router: RwLock::new(Arc::new(router)),
             tls,
             settings,
             destinations: Mutex::new(HashMap::new()),
@@ -86,7 +87,8 @@ impl Deliverer {
     /// One attempt for every recipient of `parcel`, all at `domain`.
     pub async fn deliver(&self, domain: &Domain, parcel: &Parcel<'_>) -> Vec<RecipientReport> {
         let count = parcel.envelope.recipients.len();
-        let route = match self.router.route(domain).await {
+        let router = self.router();
+        let route = match router.route(domain).await {
             Ok(route) => route,
             Err(RouteError::Permanent { code, status, text }) => {
                 return vec![
@@ -116,7 +118,7 @@ impl Deliverer {
                 count
             ];
         };
-        if let Some(mut connection) = take_idle(&destination) {
+        if let Some(mut connection) = take_idle(&destination, &route) {
             if let Ok(result) = send(&mut connection, parcel).await {
                 let reports = reports(&connection, &result, count);
                 self.release(&destination, connection);
@@ -142,6 +144,22 @@ impl Deliverer {
             }
         }
         vec![local_report(Outcome::Deferred, EnhancedStatus::new(4, 4, 1), last_error); count]
+    }
+
+    /// Routes with `router` from now on (SIGHUP: config and mailertable reloaded).
+    pub fn replace_router(&self, router: Router) {
+        let mut guard = match self.router.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *guard = Arc::new(router);
+    }
+
+    fn router(&self) -> Arc<Router> {
+        match self.router.read() {
+            Ok(guard) => Arc::clone(&guard),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
     }
 
     async fn try_address(
@@ -195,10 +213,20 @@ impl Deliverer {
     }
 }
 
-fn take_idle(destination: &Destination) -> Option<Connection> {
-    lock(&destination.idle)
-        .pop()
-        .map(|(_, connection)| connection)
+/// An idle connection to one of the route's hops: the route may have changed since the
+/// connection was opened (new DNS answers, a reloaded mailertable).
+fn take_idle(destination: &Destination, route: &Route) -> Option<Connection> {
+    let mut idle = lock(&destination.idle);
+    let on_route = |connection: &Connection| {
+        route.hops.iter().any(|hop| {
+            hop.port == connection.address.port()
+                && hop.addresses.contains(&connection.address.ip())
+        })
+    };
+    let index = idle
+        .iter()
+        .rposition(|(_, connection)| on_route(connection))?;
+    Some(idle.swap_remove(index).1)
 }
 
 async fn send(

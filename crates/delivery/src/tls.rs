@@ -40,7 +40,8 @@ pub enum TlsSetupError {
 /// The STARTTLS client, shared by every outbound connection.
 pub struct TlsClient {
     connector: TlsConnector,
-    verifier: Arc<WebPkiServerVerifier>,
+    /// `None` when there are no trust anchors at all: every certificate is then `FAIL`.
+    verifier: Option<Arc<WebPkiServerVerifier>>,
 }
 
 impl TlsClient {
@@ -48,9 +49,18 @@ impl TlsClient {
     pub fn new(ca_bundle: Option<&Path>) -> Result<TlsClient, TlsSetupError> {
         let roots = Arc::new(trust_anchors(ca_bundle)?);
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let verifier =
-            WebPkiServerVerifier::builder_with_provider(Arc::clone(&roots), Arc::clone(&provider))
-                .build()?;
+        let verifier = if roots.is_empty() {
+            tracing::warn!("no trust anchors: outbound certificates cannot be verified");
+            None
+        } else {
+            Some(
+                WebPkiServerVerifier::builder_with_provider(
+                    Arc::clone(&roots),
+                    Arc::clone(&provider),
+                )
+                .build()?,
+            )
+        };
         let config = ClientConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()?
             .dangerous()
@@ -73,7 +83,13 @@ impl TlsClient {
         let stream = self.connector.connect(name, tcp).await?;
         let connection = stream.get_ref().1;
         let chain = connection.peer_certificates();
-        let (verify, verify_error) = check_certificate(&self.verifier, chain, host);
+        let (verify, verify_error) = match &self.verifier {
+            Some(verifier) => check_certificate(verifier, chain, host),
+            None if chain.is_some_and(|chain| !chain.is_empty()) => {
+                (Verify::Fail, Some("no trust anchors configured".to_owned()))
+            }
+            None => (Verify::No, None),
+        };
         let summary = posthorn_tls::summarize(connection);
         let outcome = TlsOutcome {
             version: summary.as_ref().map_or("TLS", |summary| summary.version),

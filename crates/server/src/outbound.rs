@@ -15,8 +15,12 @@ use posthorn_spool::Spool;
 
 use crate::ServerError;
 
-/// The scheduler for `config`, delivering from `spool`.
-pub(crate) fn scheduler(config: &Config, spool: &Spool) -> Result<Scheduler, ServerError> {
+/// The scheduler for `config`, delivering from `spool`, and its deliverer (whose router
+/// a reload replaces).
+pub(crate) fn scheduler(
+    config: &Config,
+    spool: &Spool,
+) -> Result<(Scheduler, Arc<Deliverer>), ServerError> {
     let deliverer = Arc::new(deliverer(config)?);
     let settings = RunnerSettings {
         hostname: config.hostname.clone(),
@@ -31,10 +35,27 @@ pub(crate) fn scheduler(config: &Config, spool: &Spool) -> Result<Scheduler, Ser
         concurrency: config.queue.delivery_concurrency,
         policy_label: policy_label(config.outbound.starttls).to_owned(),
     };
-    Ok(Scheduler::new(spool.clone(), deliverer, settings))
+    let scheduler = Scheduler::new(spool.clone(), Arc::clone(&deliverer), settings);
+    Ok((scheduler, deliverer))
 }
 
 fn deliverer(config: &Config) -> Result<Deliverer, ServerError> {
+    let router = router(config)?;
+    let tls = TlsClient::new(config.tls.ca_bundle.as_deref())?;
+    let settings = DelivererSettings {
+        client: ClientSettings {
+            ehlo_name: config.hostname.clone(),
+            starttls: config.outbound.starttls != StartTlsMode::Off,
+            connect_timeout: config.outbound.connect_timeout,
+        },
+        destination_concurrency: config.outbound.destination_concurrency,
+        messages_per_connection: config.outbound.messages_per_connection,
+    };
+    Ok(Deliverer::new(router, tls, settings))
+}
+
+/// Routing as `config` says: its mailertable, smarthost, port and resolver.
+pub(crate) fn router(config: &Config) -> Result<Router, ServerError> {
     let mailertable = match &config.maps.mailertable {
         Some(path) => Mailertable::load(path)?,
         None => Mailertable::default(),
@@ -47,23 +68,12 @@ fn deliverer(config: &Config) -> Result<Deliverer, ServerError> {
         _ => None,
     };
     let resolver: Arc<dyn Resolver> = Arc::new(HickoryResolver::new(&config.dns.nameservers)?);
-    let router = Router::new(
+    Ok(Router::new(
         Arc::new(mailertable),
         smarthost,
         config.outbound.port,
         resolver,
-    );
-    let tls = TlsClient::new(config.tls.ca_bundle.as_deref())?;
-    let settings = DelivererSettings {
-        client: ClientSettings {
-            ehlo_name: config.hostname.clone(),
-            starttls: config.outbound.starttls != StartTlsMode::Off,
-            connect_timeout: config.outbound.connect_timeout,
-        },
-        destination_concurrency: config.outbound.destination_concurrency,
-        messages_per_connection: config.outbound.messages_per_connection,
-    };
-    Ok(Deliverer::new(router, tls, settings))
+    ))
 }
 
 /// The `policy=` of delivery log lines.

@@ -14,6 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 
+use posthorn_delivery::Deliverer;
 use posthorn_queue::runner::{QueueCommand, Scheduler};
 use posthorn_spool::QueueId;
 use tokio::sync::mpsc;
@@ -32,6 +33,7 @@ pub(crate) struct Shared {
     admission: Admission,
     /// Tells the scheduler about new messages.
     queue: mpsc::Sender<QueueCommand>,
+    deliverer: Arc<Deliverer>,
 }
 
 impl Shared {
@@ -95,7 +97,7 @@ impl Server {
             config.limits.sessions,
             config.limits.connections_per_ip_per_minute,
         );
-        let scheduler = outbound::scheduler(&config, &spool)?;
+        let (scheduler, deliverer) = outbound::scheduler(&config, &spool)?;
         let settings = Settings::load(config)?;
         let (queue, queue_commands) = mpsc::channel(QUEUE_CHANNEL);
         let shared = Arc::new(Shared {
@@ -103,6 +105,7 @@ impl Server {
             spool,
             admission,
             queue,
+            deliverer,
         });
         Ok(Server {
             shared,
@@ -250,9 +253,8 @@ async fn serve_control(shared: Arc<Shared>, stopping: watch::Receiver<bool>) {
         };
         let _ = shared.queue.send(command).await;
     }
-    match listener.await {
-        Ok(Err(error)) => tracing::error!(%error, path = %path.display(), "control socket failed"),
-        Ok(Ok(())) | Err(_) => {}
+    if let Ok(Err(error)) = listener.await {
+        tracing::error!(%error, path = %path.display(), "control socket failed");
     }
 }
 
@@ -262,9 +264,10 @@ fn reload(shared: &Shared) {
     let source = current.config.source.clone();
     let loaded = Config::load(source.as_deref())
         .map_err(ServerError::from)
-        .and_then(Settings::load);
+        .and_then(|config| Ok((outbound::router(&config)?, Settings::load(config)?)));
     match loaded {
-        Ok(settings) => {
+        Ok((router, settings)) => {
+            shared.deliverer.replace_router(router);
             if settings.config.listeners != current.config.listeners {
                 tracing::warn!("listener changes take effect at the next restart");
             }

@@ -33,8 +33,12 @@ pub fn run(config_path: Option<&Path>, action: QueueAction) -> anyhow::Result<Ex
             println!("{id}: held");
         }
         QueueAction::Release { id } => {
-            spool.release(&parse_id(&id)?)?;
+            let queue_id = parse_id(&id)?;
+            spool.release(&queue_id)?;
             println!("{id}: released");
+            // A running daemon stopped scheduling the held message: hand it back. When
+            // no daemon runs, its next start picks the message up anyway.
+            let _ = control::request(spool.path(), &ControlRequest::Flush(Some(queue_id)));
         }
     }
     Ok(ExitCode::SUCCESS)
