@@ -1,5 +1,6 @@
 """Fixtures for the end-to-end tests: the binary, test certificates and daemons that are
-always cleaned up; for delivery, a DNS server, SMTP sinks and Postfix as remote MX hosts.
+always cleaned up; for delivery, a DNS server, SMTP sinks and Postfix as remote MX hosts;
+for outbound TLS, peers with scripted STARTTLS faults and working TLS peers (`tls_peers`).
 Entry point: `cargo build && pytest tests/e2e -x -q`."""
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dns_server import MX, A, DnsServer  # noqa: E402
 from peers import PostfixPeer, SmtpSink  # noqa: E402
-from posthorn_harness import Daemon, delivery_config, free_port, posthorn_binary  # noqa: E402
+from posthorn_harness import (  # noqa: E402
+    Daemon, delivery_config, free_port, merge, posthorn_binary)
+from tls_certificates import TlsPeerCertificates, make_certificates  # noqa: E402
+from tls_peers import BrokenStartTls, TlsPeer  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -172,3 +176,91 @@ def postfix_factory(mx_port: int, certs: CertificateFiles) -> Callable[..., Post
     yield make
     for peer in made:
         peer.stop()
+
+
+# --- outbound TLS (issue 4): scripted STARTTLS faults, TLS peers, their certificates ---
+
+
+@pytest.fixture(scope="session")
+def tls_certs(tmp_path_factory: pytest.TempPathFactory) -> TlsPeerCertificates:
+    """CA, mx.dest.example (CA-signed and self-signed), a client CA and a client
+    certificate for posthorn.test, and a CA nobody has; ECDSA P-256."""
+    return make_certificates(tmp_path_factory.mktemp("tls-peer-certs"))
+
+
+@pytest.fixture
+def dest_mx(dns_server: DnsServer) -> Callable[[str], None]:
+    """`dest_mx("127.0.0.5")`: dest.example has the single MX mx.dest.example at that
+    address."""
+
+    def point(address: str) -> None:
+        dns_server.set("dest.example", [MX(10, "mx.dest.example")])
+        dns_server.set("mx.dest.example", [A(address)])
+
+    return point
+
+
+@pytest.fixture
+def broken_starttls_factory(mx_port: int, tls_certs: TlsPeerCertificates
+                            ) -> Callable[..., BrokenStartTls]:
+    """Makes started `BrokenStartTls(host, mx_port, mode)` peers; all stopped at the
+    end of the test."""
+    made: list[BrokenStartTls] = []
+
+    def make(host: str, mode: str, **options) -> BrokenStartTls:
+        peer = BrokenStartTls(host, mx_port, mode,
+                              certificate=tls_certs.trusted_certificate,
+                              private_key=tls_certs.trusted_key,
+                              unknown_client_ca=tls_certs.unknown_client_ca, **options)
+        made.append(peer)
+        return peer.start()
+
+    yield make
+    for peer in made:
+        peer.stop()
+
+
+@pytest.fixture
+def tls_peer_factory(mx_port: int, tls_certs: TlsPeerCertificates
+                     ) -> Callable[..., TlsPeer]:
+    """Makes started `TlsPeer`s on host:mx_port with the CA-signed mx.dest.example
+    certificate (`trusted=False`: the self-signed one); `request_client_cert=True`
+    verifies client certificates against `tls_certs.client_ca`."""
+    made: list[TlsPeer] = []
+
+    def make(host: str, trusted: bool = True, request_client_cert: bool = False,
+             **options) -> TlsPeer:
+        certificate, key = ((tls_certs.trusted_certificate, tls_certs.trusted_key) if trusted
+                            else (tls_certs.self_signed_certificate, tls_certs.self_signed_key))
+        peer = TlsPeer(host, mx_port, certificate, key,
+                       request_client_cert=request_client_cert,
+                       ca_for_clients=tls_certs.client_ca if request_client_cert else None,
+                       **options)
+        made.append(peer)
+        return peer.start()
+
+    yield make
+    for peer in made:
+        peer.stop()
+
+
+@pytest.fixture
+def tls_daemon_factory(delivery_daemon_factory: Callable[..., Daemon],
+                       tls_certs: TlsPeerCertificates, tmp_path: Path
+                       ) -> Callable[..., Daemon]:
+    """A delivering daemon (see `delivery_daemon_factory`) that trusts `tls_certs.ca`;
+    `access` is the text of its access map (line numbers count from 1), `config` any
+    other overrides (`{"outbound": {"starttls": "off"}}`)."""
+    maps_made: list[Path] = []
+
+    def make(config: dict | None = None, access: str | None = None,
+             start: bool = True) -> Daemon:
+        overrides = merge({"tls": {"ca_bundle": str(tls_certs.ca)}}, config or {})
+        if access is not None:
+            path = tmp_path / f"access{len(maps_made)}"
+            path.write_text(access)
+            maps_made.append(path)
+            overrides = merge(overrides, {"maps": {"access": str(path)}})
+        return delivery_daemon_factory(overrides, start=start)
+
+    return make

@@ -594,3 +594,32 @@ def received_dsn(received: Any, to: str) -> DeliveryReport:
     if f"MAILER-DAEMON@{HOSTNAME}".lower() not in author.lower():
         raise HarnessError(f"DSN From: {author!r}, not MAILER-DAEMON@{HOSTNAME}")
     return report
+
+
+# --- outbound TLS (issue 4): `STARTTLS=client` and `to=` lines as fields ----------------
+
+
+def to_lines(daemon: Daemon, queue_id: str, recipient: str) -> list[dict[str, str]]:
+    """Every `ID: to=<recipient>` line of message `queue_id`, as fields, oldest first."""
+    pattern = rf"{re.escape(queue_id)}: to=<{re.escape(recipient)}>,"
+    return [dict(log_fields(match.string)) for match in daemon.log_matching(pattern)]
+
+
+def wait_for_to_line(daemon: Daemon, queue_id: str, recipient: str, stat: str,
+                     timeout: float = 10.0) -> dict[str, str]:
+    """The first `to=` line of `recipient` in `queue_id` whose `stat=` starts with `stat`
+    (`Sent`, `Deferred`), waiting for it to be written."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for fields in to_lines(daemon, queue_id, recipient):
+            if fields.get("stat", "").startswith(stat):
+                return fields
+        if time.monotonic() > deadline:
+            raise HarnessError(f"no {stat} to=<{recipient}> line for {queue_id} after "
+                               f"{timeout}s; last lines:\n" + "\n".join(daemon.log_lines()[-20:]))
+        time.sleep(0.05)
+
+
+def starttls_client_lines(daemon: Daemon) -> list[dict[str, str]]:
+    """Every `STARTTLS=client, ...` line as fields, oldest first."""
+    return [dict(log_fields(match.string)) for match in daemon.log_matching(r"STARTTLS=client, ")]

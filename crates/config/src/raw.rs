@@ -7,7 +7,7 @@
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::types::{ListenerKind, LogFormat, StartTlsMode, TlsFailure};
+use crate::types::{ListenerKind, LogFormat, PlaintextRetry, StartTlsMode, TlsFailure};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -65,6 +65,8 @@ pub(crate) struct RawOutbound {
     pub destination_concurrency: Option<Spanned<u64>>,
     pub connect_timeout: Option<Spanned<String>>,
     pub messages_per_connection: Option<Spanned<u64>>,
+    pub tls_failure_memory: Option<Spanned<String>>,
+    pub plaintext_retry: Option<PlaintextRetry>,
 }
 
 #[derive(Debug, Default, Deserialize)]

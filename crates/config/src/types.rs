@@ -83,6 +83,11 @@ pub struct Outbound {
     pub connect_timeout: Duration,
     /// Messages sent over one connection before `QUIT` (connection reuse).
     pub messages_per_connection: usize,
+    /// How long a host or IP whose STARTTLS failed goes straight to plaintext;
+    /// zero disables the broken-TLS memory.
+    pub tls_failure_memory: Duration,
+    /// When the plaintext retry after a failed STARTTLS happens.
+    pub plaintext_retry: PlaintextRetry,
 }
 
 /// `outbound.starttls`.
@@ -109,6 +114,17 @@ pub enum TlsFailure {
     Plaintext,
     /// Leave the message queued (sendmail's behaviour).
     Defer,
+}
+
+/// `outbound.plaintext_retry`: when a delivery whose STARTTLS failed is retried without TLS.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlaintextRetry {
+    /// Reconnect in the same attempt (Exim, OpenSMTPD): the message leaves at once.
+    #[default]
+    Immediate,
+    /// Defer, and retry in plaintext at the next attempt (Postfix 3).
+    NextAttempt,
 }
 
 /// `[dns]`: empty `nameservers` means the system resolver configuration.

@@ -178,6 +178,12 @@ impl Builder<'_> {
                 raw.messages_per_connection,
                 100,
             )?,
+            tls_failure_memory: self.duration(
+                "outbound.tls_failure_memory",
+                raw.tls_failure_memory,
+                "1d",
+            )?,
+            plaintext_retry: raw.plaintext_retry.unwrap_or_default(),
         })
     }
 

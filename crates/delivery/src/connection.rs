@@ -27,9 +27,16 @@ const BODY_CHUNK: usize = 64 * 1024;
 #[derive(Debug, Clone)]
 pub struct ClientSettings {
     pub ehlo_name: String,
-    /// Send STARTTLS when the server offers it.
-    pub starttls: bool,
     pub connect_timeout: Duration,
+}
+
+/// A STARTTLS that did not give a usable TLS session (SPEC §4.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartTlsFailure {
+    /// `PROTOCOL` (the server did not answer 220) or `SOFTWARE` (the handshake failed, the
+    /// server closed, or TLS broke before MAIL).
+    pub verify: Verify,
+    pub reason: String,
 }
 
 /// Why a connection could not be used.
@@ -40,8 +47,8 @@ pub enum ConnectionError {
     Io(io::Error),
     /// The server refused the session or broke the protocol.
     Session(SessionFailure),
-    /// STARTTLS was accepted but the handshake failed.
-    TlsHandshake(io::Error),
+    /// STARTTLS did not give a usable TLS session.
+    StartTls(StartTlsFailure),
 }
 
 impl std::fmt::Display for ConnectionError {
@@ -54,7 +61,7 @@ impl std::fmt::Display for ConnectionError {
                 Some(reply) => write!(f, "{reply}"),
                 None => write!(f, "{:?}", failure.reason),
             },
-            ConnectionError::TlsHandshake(error) => write!(f, "TLS handshake failed: {error}"),
+            ConnectionError::StartTls(failure) => write!(f, "STARTTLS failed: {}", failure.reason),
         }
     }
 }
@@ -90,16 +97,22 @@ pub struct Connection {
     pub host: String,
     pub address: SocketAddr,
     pub tls: Option<TlsOutcome>,
+    /// STARTTLS was left out on purpose after a failure (`verify=CLEAR`).
+    pub cleartext_retry: bool,
+    /// The TLS policy this connection was opened under (`policy=` of the log).
+    pub policy: String,
     pub messages_sent: usize,
 }
 
 impl Connection {
-    /// Connects, reads the greeting, says EHLO, and upgrades to TLS when offered.
+    /// Connects, reads the greeting, says EHLO, and, with `starttls`, upgrades to TLS
+    /// when the server offers it.
     pub async fn open(
         address: SocketAddr,
         host: &str,
         settings: &ClientSettings,
         tls: &TlsClient,
+        starttls: bool,
     ) -> Result<Connection, ConnectionError> {
         let tcp = match timeout(settings.connect_timeout, TcpStream::connect(address)).await {
             Ok(Ok(tcp)) => tcp,
@@ -118,18 +131,24 @@ impl Connection {
             host: host.to_owned(),
             address,
             tls: None,
+            cleartext_retry: false,
+            policy: String::new(),
             messages_sent: 0,
         };
         let offers_tls = connection.until_ready().await?.starttls;
-        if offers_tls && settings.starttls {
+        if offers_tls && starttls {
             connection.start_tls(tls).await?;
         }
         Ok(connection)
     }
 
-    /// The verify value for logs: `NONE` without TLS.
+    /// The verify value for logs: `CLEAR` for a plaintext retry, `NONE` without TLS.
     pub fn verify(&self) -> Verify {
-        self.tls.as_ref().map_or(Verify::None, |tls| tls.verify)
+        match (&self.tls, self.cleartext_retry) {
+            (Some(tls), _) => tls.verify,
+            (None, true) => Verify::Clear,
+            (None, false) => Verify::None,
+        }
     }
 
     pub fn capabilities(&self) -> Option<&Capabilities> {
@@ -202,20 +221,24 @@ impl Connection {
         self.session.start_tls();
         loop {
             match self.session.poll() {
-                ClientAction::NeedInput => self.read_more().await?,
+                ClientAction::NeedInput => self.read_more().await.map_err(broken_tls)?,
                 ClientAction::TlsReady => break,
                 ClientAction::TlsRefused(reply) => {
-                    maillog::starttls_refused(&self.host, &reply);
-                    return Ok(());
+                    return Err(ConnectionError::StartTls(StartTlsFailure {
+                        verify: Verify::Protocol,
+                        reason: reply.to_string(),
+                    }));
                 }
-                ClientAction::Failed(failure) => return Err(ConnectionError::Session(failure)),
+                ClientAction::Failed(failure) => {
+                    return Err(broken_tls(ConnectionError::Session(failure)))
+                }
                 other => {
                     let reason = format!("unexpected client state {other:?} after STARTTLS");
-                    return Err(protocol_error(self.session.phase(), reason));
+                    return Err(broken_tls(protocol_error(self.session.phase(), reason)));
                 }
             }
         }
-        self.flush().await?;
+        self.flush().await.map_err(broken_tls)?;
         let plain = std::mem::replace(&mut self.stream, ClientStream::Detached);
         let ClientStream::Plain(tcp) = plain else {
             return Err(protocol_error(
@@ -223,15 +246,20 @@ impl Connection {
                 "TLS already active".into(),
             ));
         };
-        let (stream, outcome) = tls
-            .handshake(tcp, &self.host)
-            .await
-            .map_err(ConnectionError::TlsHandshake)?;
+        let (stream, outcome) = tls.handshake(tcp, &self.host).await.map_err(|error| {
+            ConnectionError::StartTls(StartTlsFailure {
+                verify: Verify::Software,
+                reason: format!("handshake failed: {error}"),
+            })
+        })?;
         maillog::starttls_client(&self.host, &outcome);
         self.stream = ClientStream::Tls(Box::new(stream));
         self.tls = Some(outcome);
         self.session.tls_established();
-        self.until_ready().await?;
+        // With TLS 1.3 a server that demands a client certificate fails the session only
+        // after our side thought the handshake succeeded: an error before MAIL is a failed
+        // handshake too (SPEC §4.2).
+        self.until_ready().await.map_err(broken_tls)?;
         Ok(())
     }
 
@@ -293,6 +321,17 @@ impl Connection {
             Ok(Err(error)) => Err(ConnectionError::Io(error)),
             Err(_) => Err(ConnectionError::Timeout(phase)),
         }
+    }
+}
+
+/// An error while STARTTLS was under way: the handshake, in effect, failed.
+fn broken_tls(error: ConnectionError) -> ConnectionError {
+    match error {
+        ConnectionError::StartTls(failure) => ConnectionError::StartTls(failure),
+        other => ConnectionError::StartTls(StartTlsFailure {
+            verify: Verify::Software,
+            reason: other.to_string(),
+        }),
     }
 }
 

@@ -6,15 +6,23 @@ use std::collections::HashMap;
 use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use posthorn_proto::client::{OutgoingEnvelope, RecipientOutcome, TransactionResult};
 use posthorn_proto::{Domain, EnhancedStatus, Reply};
 use tokio::sync::Semaphore;
 
-use crate::connection::{ClientSettings, Connection, ConnectionError};
+use posthorn_config::{PlaintextRetry, TlsFailure};
+use posthorn_policy::outbound_tls::{
+    outbound_policy, Destination as TlsDestination, Negotiated, TlsMode, TlsPolicy,
+};
+use posthorn_policy::AccessMap;
+
+use crate::connection::{ClientSettings, Connection, ConnectionError, StartTlsFailure};
+use crate::maillog::{self, TlsAction};
 use crate::route::{Route, RouteError, Router};
 use crate::tls::TlsClient;
+use crate::tls_memory::TlsMemory;
 use crate::verify::Verify;
 
 /// How long an idle connection is kept for the next message to the same destination.
@@ -41,6 +49,8 @@ pub struct RecipientReport {
     pub verify: Verify,
     /// The server that answered offered DSN (so NOTIFY went along with the message).
     pub remote_dsn: bool,
+    /// The TLS policy that applied and where it came from (`policy=` of the log).
+    pub policy: String,
 }
 
 /// A message (or part of its recipients) to carry to one domain.
@@ -58,10 +68,29 @@ pub struct DelivererSettings {
     pub messages_per_connection: usize,
 }
 
+/// Outbound TLS settings (SPEC §2 `[outbound]`).
+#[derive(Debug, Clone)]
+pub struct TlsSettings {
+    pub mode: TlsMode,
+    pub failure: TlsFailure,
+    /// How long a destination whose STARTTLS failed goes straight to plaintext.
+    pub memory: Duration,
+    pub plaintext_retry: PlaintextRetry,
+}
+
+/// Everything a SIGHUP may replace: routing, the access map and TLS settings. An attempt
+/// keeps the one it started with.
+pub struct Routing {
+    pub router: Router,
+    pub access: Arc<AccessMap>,
+    pub tls: TlsSettings,
+}
+
 /// Carries messages out: routing, connection reuse, per-destination concurrency.
 pub struct Deliverer {
-    /// Replaced on SIGHUP (a new mailertable); attempts keep the one they started with.
-    router: RwLock<Arc<Router>>,
+    /// Replaced on SIGHUP; attempts keep the one they started with.
+    routing: RwLock<Arc<Routing>>,
+    memory: TlsMemory,
     tls: TlsClient,
     settings: DelivererSettings,
     destinations: Mutex<HashMap<String, Arc<Destination>>>,
@@ -75,9 +104,15 @@ struct Destination {
 }
 
 impl Deliverer {
-    pub fn new(router: Router, tls: TlsClient, settings: DelivererSettings) -> Self {
+    pub fn new(
+        routing: Routing,
+        tls: TlsClient,
+        memory: TlsMemory,
+        settings: DelivererSettings,
+    ) -> Self {
         Deliverer {
-            router: RwLock::new(Arc::new(router)),
+            routing: RwLock::new(Arc::new(routing)),
+            memory,
             tls,
             settings,
             destinations: Mutex::new(HashMap::new()),
@@ -87,36 +122,22 @@ impl Deliverer {
     /// One attempt for every recipient of `parcel`, all at `domain`.
     pub async fn deliver(&self, domain: &Domain, parcel: &Parcel<'_>) -> Vec<RecipientReport> {
         let count = parcel.envelope.recipients.len();
-        let router = self.router();
-        let route = match router.route(domain).await {
+        let routing = self.routing();
+        let route = match routing.router.route(domain).await {
             Ok(route) => route,
             Err(RouteError::Permanent { code, status, text }) => {
-                return vec![
-                    local_report(
-                        Outcome::Failed,
-                        status,
-                        format!("{code} {status} {text}")
-                    );
-                    count
-                ];
+                let reply = format!("{code} {status} {text}");
+                return Failure::new(Outcome::Failed, status, reply).reports(count);
             }
             Err(RouteError::Temporary { text }) => {
-                return vec![
-                    local_report(Outcome::Deferred, EnhancedStatus::new(4, 4, 3), text);
-                    count
-                ];
+                return Failure::new(Outcome::Deferred, EnhancedStatus::new(4, 4, 3), text)
+                    .reports(count);
             }
         };
         let destination = self.destination(&domain.lookup_key());
         let Ok(_permit) = destination.permits.acquire().await else {
-            return vec![
-                local_report(
-                    Outcome::Deferred,
-                    EnhancedStatus::new(4, 3, 0),
-                    "shutting down".into()
-                );
-                count
-            ];
+            let status = EnhancedStatus::new(4, 3, 0);
+            return Failure::new(Outcome::Deferred, status, "shutting down".into()).reports(count);
         };
         if let Some(mut connection) = take_idle(&destination, &route) {
             if let Ok(result) = send(&mut connection, parcel).await {
@@ -126,52 +147,161 @@ impl Deliverer {
             }
             // A stale idle connection: fall through to a fresh one.
         }
-        let mut last_error = String::from("no addresses to try");
+        let mut last = Failure::new(
+            Outcome::Deferred,
+            EnhancedStatus::new(4, 4, 1),
+            "no addresses to try".into(),
+        );
+        let recipient_domain = domain.lookup_key();
         for hop in &route.hops {
             for ip in &hop.addresses {
-                let address = SocketAddr::new(*ip, hop.port);
-                match self.try_address(address, &hop.host, parcel).await {
+                let target = Target {
+                    address: SocketAddr::new(*ip, hop.port),
+                    host: &hop.host,
+                    recipient_domain: &recipient_domain,
+                };
+                match self.attempt(&routing, &target, parcel).await {
                     Ok((connection, result)) => {
                         let reports = reports(&connection, &result, count);
                         self.release(&destination, connection);
                         return reports;
                     }
-                    Err(error) => {
-                        tracing::debug!(host = %hop.host, %address, %error, "delivery attempt failed");
-                        last_error = describe_failure(&hop.host, address, &error);
-                    }
+                    Err(failure) => last = failure,
                 }
             }
         }
-        vec![local_report(Outcome::Deferred, EnhancedStatus::new(4, 4, 1), last_error); count]
+        last.reports(count)
     }
 
-    /// Routes with `router` from now on (SIGHUP: config and mailertable reloaded).
-    pub fn replace_router(&self, router: Router) {
-        let mut guard = match self.router.write() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
+    /// One address: the TLS policy for it, the connection (with STARTTLS, a fallback or
+    /// not, as the policy says), the policy's requirements, then the message.
+    async fn attempt(
+        &self,
+        routing: &Routing,
+        target: &Target<'_>,
+        parcel: &Parcel<'_>,
+    ) -> Result<(Connection, TransactionResult), Failure> {
+        let policy = outbound_policy(
+            routing.tls.mode,
+            &routing.access,
+            &TlsDestination {
+                host: target.host,
+                ip: Some(target.address.ip()),
+                recipient_domain: target.recipient_domain,
+            },
+        );
+        let label = policy.label();
+        let remembered = if policy.allows_plaintext() {
+            self.memory
+                .broken(target.host, Some(target.address.ip()), SystemTime::now())
+        } else {
+            None
         };
-        *guard = Arc::new(router);
-    }
-
-    fn router(&self) -> Arc<Router> {
-        match self.router.read() {
-            Ok(guard) => Arc::clone(&guard),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        if let Some(remembered) = &remembered {
+            maillog::starttls_skipped(target.host, remembered);
+        }
+        let starttls = policy.sends_starttls() && remembered.is_none();
+        let opened = Connection::open(
+            target.address,
+            target.host,
+            &self.settings.client,
+            &self.tls,
+            starttls,
+        )
+        .await;
+        let mut connection = match opened {
+            Ok(connection) => connection,
+            Err(ConnectionError::StartTls(failure)) => {
+                self.after_starttls_failure(routing, &policy, target, failure)
+                    .await?
+            }
+            Err(error) => return Err(Failure::connection(target, &error, &label)),
+        };
+        connection.cleartext_retry |= remembered.is_some();
+        connection.policy = label.clone();
+        if let Err(unmet) = policy.check(negotiated(&connection).as_ref()) {
+            let reply = unmet.reply(policy.requirements.permanent_failure);
+            tokio::spawn(connection.quit());
+            let outcome = if reply.is_permanent() {
+                Outcome::Failed
+            } else {
+                Outcome::Deferred
+            };
+            let status = reply.status.unwrap_or(EnhancedStatus::new(4, 7, 0));
+            return Err(Failure::new(outcome, status, reply.to_string()).with_policy(&label));
+        }
+        match send(&mut connection, parcel).await {
+            Ok(result) => Ok((connection, result)),
+            Err(error) => Err(Failure::connection(target, &error, &label)),
         }
     }
 
-    async fn try_address(
+    /// STARTTLS failed: fall back to plaintext when the policy allows it (logged, and
+    /// remembered), else defer (SPEC §4).
+    async fn after_starttls_failure(
         &self,
-        address: SocketAddr,
-        host: &str,
-        parcel: &Parcel<'_>,
-    ) -> Result<(Connection, TransactionResult), ConnectionError> {
-        let mut connection =
-            Connection::open(address, host, &self.settings.client, &self.tls).await?;
-        let result = send(&mut connection, parcel).await?;
-        Ok((connection, result))
+        routing: &Routing,
+        policy: &TlsPolicy,
+        target: &Target<'_>,
+        failure: StartTlsFailure,
+    ) -> Result<Connection, Failure> {
+        let label = policy.label();
+        let fallback = policy.allows_plaintext() && routing.tls.failure == TlsFailure::Plaintext;
+        let defer = |text: String| {
+            Failure::new(Outcome::Deferred, EnhancedStatus::new(4, 7, 0), text).with_policy(&label)
+        };
+        if !fallback {
+            maillog::starttls_failed(target.host, &failure, TlsAction::Defer);
+            return Err(defer(format!(
+                "403 4.7.0 TLS handshake failed ({}); policy {label} requires TLS",
+                failure.reason
+            )));
+        }
+        maillog::starttls_failed(target.host, &failure, TlsAction::Plaintext);
+        let remember = !routing.tls.memory.is_zero();
+        if remember {
+            let ip = Some(target.address.ip());
+            let now = SystemTime::now();
+            if let Err(error) =
+                self.memory
+                    .remember(target.host, ip, &failure.reason, routing.tls.memory, now)
+            {
+                tracing::warn!(%error, "cannot record broken TLS");
+            }
+        }
+        if routing.tls.plaintext_retry == PlaintextRetry::NextAttempt && remember {
+            return Err(defer(format!(
+                "403 4.7.0 TLS handshake failed ({}); the next attempt goes in plaintext",
+                failure.reason
+            )));
+        }
+        let mut connection = Connection::open(
+            target.address,
+            target.host,
+            &self.settings.client,
+            &self.tls,
+            false,
+        )
+        .await
+        .map_err(|error| Failure::connection(target, &error, &label))?;
+        connection.cleartext_retry = true;
+        Ok(connection)
+    }
+
+    /// Routes and applies TLS policy with `routing` from now on (SIGHUP).
+    pub fn replace_routing(&self, routing: Routing) {
+        let mut guard = match self.routing.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *guard = Arc::new(routing);
+    }
+
+    fn routing(&self) -> Arc<Routing> {
+        match self.routing.read() {
+            Ok(guard) => Arc::clone(&guard),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
     }
 
     fn destination(&self, key: &str) -> Arc<Destination> {
@@ -265,6 +395,7 @@ fn reports(
                 tls: connection.tls.as_ref().map(|tls| tls.version),
                 verify: connection.verify(),
                 remote_dsn,
+                policy: connection.policy.clone(),
             }
         })
         .collect()
@@ -278,16 +409,72 @@ fn status_of(reply: &Reply) -> EnhancedStatus {
     })
 }
 
-fn local_report(outcome: Outcome, status: EnhancedStatus, reply: String) -> RecipientReport {
-    RecipientReport {
-        outcome,
-        reply,
-        status,
-        relay: None,
-        tls: None,
-        verify: Verify::None,
-        remote_dsn: false,
+/// Where one try goes.
+struct Target<'a> {
+    address: SocketAddr,
+    host: &'a str,
+    recipient_domain: &'a str,
+}
+
+/// An attempt that delivered nothing: the same result for every recipient.
+#[derive(Debug, Clone)]
+struct Failure {
+    outcome: Outcome,
+    status: EnhancedStatus,
+    reply: String,
+    policy: String,
+}
+
+impl Failure {
+    fn new(outcome: Outcome, status: EnhancedStatus, reply: String) -> Self {
+        Failure {
+            outcome,
+            status,
+            reply,
+            policy: String::new(),
+        }
     }
+
+    fn with_policy(mut self, label: &str) -> Self {
+        self.policy = label.to_owned();
+        self
+    }
+
+    /// A connection that failed: deferred (RFC 5321 §5.1: the next MX is tried, and a
+    /// refusal of the whole session is never final for the recipients).
+    fn connection(target: &Target<'_>, error: &ConnectionError, label: &str) -> Self {
+        tracing::debug!(host = %target.host, address = %target.address, %error, "delivery attempt failed");
+        let reply = describe_failure(target.host, target.address, error);
+        let status = error
+            .reply()
+            .and_then(|reply| reply.status)
+            .filter(|status| status.class == 4)
+            .unwrap_or(EnhancedStatus::new(4, 4, 1));
+        Failure::new(Outcome::Deferred, status, reply).with_policy(label)
+    }
+
+    fn reports(&self, count: usize) -> Vec<RecipientReport> {
+        let report = RecipientReport {
+            outcome: self.outcome,
+            reply: self.reply.clone(),
+            status: self.status,
+            relay: None,
+            tls: None,
+            verify: Verify::None,
+            remote_dsn: false,
+            policy: self.policy.clone(),
+        };
+        vec![report; count]
+    }
+}
+
+/// What the session offers the policy's requirement check.
+fn negotiated(connection: &Connection) -> Option<Negotiated<'_>> {
+    connection.tls.as_ref().map(|tls| Negotiated {
+        verified: tls.verify == Verify::Ok,
+        bits: tls.bits,
+        names: &tls.peer_names,
+    })
 }
 
 /// The deferral reason sendmail administrators know: `Connection refused by host.`.

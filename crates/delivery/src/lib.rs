@@ -11,9 +11,12 @@ pub mod maillog;
 pub mod route;
 mod stream;
 mod tls;
+pub mod tls_memory;
 mod verify;
 
-pub use connection::{ClientSettings, Connection, ConnectionError};
-pub use deliverer::{Deliverer, DelivererSettings, Outcome, Parcel, RecipientReport};
+pub use connection::{ClientSettings, Connection, ConnectionError, StartTlsFailure};
+pub use deliverer::{
+    Deliverer, DelivererSettings, Outcome, Parcel, RecipientReport, Routing, TlsSettings,
+};
 pub use tls::{TlsClient, TlsOutcome, TlsSetupError};
 pub use verify::Verify;

@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use posthorn_proto::Reply;
-
+use crate::connection::StartTlsFailure;
 use crate::tls::TlsOutcome;
+use crate::tls_memory::Remembered;
 
 const TARGET: &str = "posthorn::mail";
 
@@ -23,13 +23,38 @@ pub(crate) fn starttls_client(host: &str, outcome: &TlsOutcome) {
     }
 }
 
-pub(crate) fn starttls_refused(host: &str, reply: &Reply) {
+/// What delivery does after a failed STARTTLS, as the log says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TlsAction {
+    Plaintext,
+    Defer,
+}
+
+/// `STARTTLS=client, relay=host., verify=SOFTWARE, error="...", action=plaintext`.
+pub(crate) fn starttls_failed(host: &str, failure: &StartTlsFailure, action: TlsAction) {
     tracing::info!(
         target: TARGET,
         STARTTLS = "client",
         relay = %format_args!("{host}."),
-        verify = "PROTOCOL",
-        error = %reply,
+        verify = %failure.verify,
+        error = %failure.reason,
+        action = match action {
+            TlsAction::Plaintext => "plaintext",
+            TlsAction::Defer => "defer",
+        },
+    );
+}
+
+/// A destination remembered as broken: STARTTLS is skipped (`verify=CLEAR`).
+pub(crate) fn starttls_skipped(host: &str, remembered: &Remembered) {
+    let until = chrono::DateTime::<chrono::Utc>::from(remembered.until);
+    tracing::info!(
+        target: TARGET,
+        STARTTLS = "client",
+        relay = %format_args!("{host}."),
+        verify = "CLEAR",
+        reason = %format_args!("\"broken TLS remembered until {} ({})\"", until.format("%Y-%m-%d %H:%M:%S UTC"), remembered.reason),
+        action = "plaintext",
     );
 }
 

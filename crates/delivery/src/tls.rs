@@ -5,6 +5,7 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
+use posthorn_tls::CertifiedKeyPaths;
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, RootCertStore};
@@ -23,6 +24,8 @@ pub struct TlsOutcome {
     pub verify: Verify,
     /// Why verification failed, when it did.
     pub verify_error: Option<String>,
+    /// The names of the server's certificate (SAN DNS names, else CN), for `+CN` checks.
+    pub peer_names: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -45,8 +48,13 @@ pub struct TlsClient {
 }
 
 impl TlsClient {
-    /// Trust anchors from `ca_bundle` (PEM), or the system store when `None`.
-    pub fn new(ca_bundle: Option<&Path>) -> Result<TlsClient, TlsSetupError> {
+    /// Trust anchors from `ca_bundle` (PEM), or the system store when `None`. A client
+    /// certificate is presented only when one is configured (`client`), and then only to
+    /// a server that asks for one: never the empty certificate of the seeds.
+    pub fn new(
+        ca_bundle: Option<&Path>,
+        client: Option<&CertifiedKeyPaths>,
+    ) -> Result<TlsClient, TlsSetupError> {
         let roots = Arc::new(trust_anchors(ca_bundle)?);
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let verifier = if roots.is_empty() {
@@ -61,11 +69,17 @@ impl TlsClient {
                 .build()?,
             )
         };
-        let config = ClientConfig::builder_with_provider(Arc::clone(&provider))
+        let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()?
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(RecordOnlyVerifier::new(provider)))
-            .with_no_client_auth();
+            .with_custom_certificate_verifier(Arc::new(RecordOnlyVerifier::new(provider)));
+        let config = match client {
+            Some(paths) => builder.with_client_auth_cert(
+                posthorn_tls::load_chain(&paths.certificate)?,
+                posthorn_tls::load_private_key(&paths.private_key)?,
+            )?,
+            None => builder.with_no_client_auth(),
+        };
         Ok(TlsClient {
             connector: TlsConnector::from(Arc::new(config)),
             verifier,
@@ -91,6 +105,11 @@ impl TlsClient {
             None => (Verify::No, None),
         };
         let summary = posthorn_tls::summarize(connection);
+        let peer_names = chain
+            .and_then(|chain| chain.first())
+            .and_then(|leaf| posthorn_tls::describe(leaf).ok())
+            .map(|info| info.names)
+            .unwrap_or_default();
         let outcome = TlsOutcome {
             version: summary.as_ref().map_or("TLS", |summary| summary.version),
             cipher: summary
@@ -99,6 +118,7 @@ impl TlsClient {
             bits: summary.as_ref().map_or(0, |summary| summary.bits),
             verify,
             verify_error,
+            peer_names,
         };
         Ok((stream, outcome))
     }

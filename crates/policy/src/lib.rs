@@ -8,13 +8,15 @@
 //! [`Mailertable`] maps recipient domains to next hops (`esmtp:[host]:port`, `error:`)
 //! with sendmail's `.domain` lookup order.
 //!
-//! This crate does no I/O beyond reading the map file in [`AccessMap::load`], and it
-//! does not decide outbound TLS modes: it only parses and finds the `Try_TLS:`,
-//! `TLS_Srv:` and `TLS_Rcpt:` entries the delivery code applies.
+//! [`outbound_policy`] decides which outbound TLS mode and requirements apply to a
+//! connection from `Try_TLS:`, `TLS_Srv:` and `TLS_Rcpt:` (see [`outbound_tls`]).
+//!
+//! This crate does no I/O beyond reading the map file in [`AccessMap::load`].
 
 pub mod keys;
 pub mod mailertable;
 mod map;
+pub mod outbound_tls;
 pub mod relay;
 mod tag;
 mod tls_requirement;
@@ -25,6 +27,10 @@ pub use mailertable::{
     MailertableErrorKind, MailertableErrors,
 };
 pub use map::{AccessMap, Entry, Lookup, MapError, MapErrorKind, MapErrors};
+pub use outbound_tls::{
+    outbound_policy, Destination, LookupStep, Negotiated, PolicyNote, PolicySource, Requirements,
+    TlsMode, TlsPolicy, Unmet,
+};
 pub use relay::{Client, ConnectDecision, Decision, RelayPolicy};
 pub use tag::Tag;
 pub use tls_requirement::{CommonName, RequirementError, RequirementFailure, TlsRequirement};

@@ -1,6 +1,7 @@
 //! Command-line grammar (clap). Each subcommand's behaviour lives in `cmd/`.
 
 use std::ffi::OsString;
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -30,6 +31,23 @@ pub enum Command {
         #[command(subcommand)]
         action: QueueAction,
     },
+    /// Validate the config, maps and certificates without starting.
+    ///
+    /// Exit 0: no problems; 1: warnings only; 78: errors.
+    Check {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// One JSON object for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show and clear the remembered broken-TLS peers.
+    TlsMemory {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(subcommand)]
+        action: TlsMemoryAction,
+    },
     /// sendmail-compatible submission (also run as `sendmail`).
     ///
     /// The message comes on stdin. Options as sendmail's: -t -i -oi -f ADDR -F NAME
@@ -40,6 +58,8 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         arguments: Vec<OsString>,
     },
+    /// Explain which outbound TLS policy applies to a destination, and why.
+    Policy(PolicyArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -60,4 +80,38 @@ pub enum QueueAction {
     Hold { id: String },
     /// Let a held message be delivered again.
     Release { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TlsMemoryAction {
+    /// List the hosts and IPs that deliveries currently reach without STARTTLS.
+    List {
+        /// One JSON array for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget one host or IP (`[ip]` and `IPv6:ip` accepted), or everything.
+    Forget {
+        #[arg(value_name = "HOST-OR-IP")]
+        key: Option<String>,
+    },
+}
+
+/// `posthorn policy HOST-OR-DOMAIN [--ip IP] [--rcpt-domain D] [--json]`.
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// The MX or mailertable host name, `[ip]`, or an IP address.
+    #[arg(value_name = "HOST-OR-DOMAIN")]
+    pub destination: String,
+    /// The host's address, whose access-map keys are tried too (no DNS lookup is made).
+    #[arg(long, value_name = "IP")]
+    pub ip: Option<IpAddr>,
+    /// The recipient domain for `TLS_Rcpt:` (default: the destination itself).
+    #[arg(long, value_name = "DOMAIN")]
+    pub rcpt_domain: Option<String>,
+    /// One JSON object for scripts.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub config: ConfigArg,
 }

@@ -37,7 +37,12 @@ fn main() -> ExitCode {
     let result = match cli.command {
         cli::Command::Serve(config) => cmd::serve::run(config.config.as_deref()),
         cli::Command::Queue { config, action } => cmd::queue::run(config.config.as_deref(), action),
+        cli::Command::Check { config, json } => cmd::check::run(config.config.as_deref(), json),
+        cli::Command::TlsMemory { config, action } => {
+            cmd::tls_memory::run(config.config.as_deref(), action)
+        }
         cli::Command::Sendmail { arguments } => return cmd::sendmail::run("sendmail", arguments),
+        cli::Command::Policy(args) => cmd::policy::run(args),
     };
     match result {
         Ok(code) => code,

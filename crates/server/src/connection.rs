@@ -1,26 +1,27 @@
 //! The per-connection driver: moves bytes between the socket and the sans-IO session and
-//! carries out what the session asks (TLS upgrade, storage, commit, close).
+//! carries out what the session asks (TLS upgrade, storage, commit, close). The reading,
+//! flushing and session limits here serve the local driver (`local.rs`) too.
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use posthorn_config::ListenerKind;
+use posthorn_config::{Config, ListenerKind, Timeouts};
 use posthorn_policy::ConnectDecision;
 use posthorn_proto::session::{Action, Phase, ServerSession, SessionConfig};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::time::timeout;
 
 use crate::client_policy::ClientPolicy;
 use crate::maillog;
 use crate::settings::Settings;
-use crate::storage::{Incoming, SessionFacts};
+use crate::storage::{MessageHandoff, Origin};
 use crate::stream::Stream;
 use crate::Shared;
 
-const READ_BUFFER: usize = 16 * 1024;
+pub(crate) const READ_BUFFER: usize = 16 * 1024;
 
 /// Why a session ended early (for the debug log only: the client already got its reply).
 #[derive(Debug)]
@@ -39,17 +40,23 @@ pub(crate) async fn serve(
 ) {
     let settings = shared.settings();
     let relay_label = format!("[{}]", peer.ip());
+    let origin = Origin {
+        hostname: &settings.config.hostname,
+        client_ip: Some(peer.ip()),
+        client_name: None,
+        relay_label: &relay_label,
+    };
     let mut driver = Driver {
         settings: &settings,
         shared: &shared,
         peer,
         relay_label: &relay_label,
         may_relay: false,
-        incoming: None,
+        handoff: MessageHandoff::new(&shared.spool, origin),
         shutdown,
     };
     let stream = match kind {
-        ListenerKind::Smtps => match driver.implicit_tls(tcp).await {
+        ListenerKind::Smtps => match driver.handshake(Stream::Plain(tcp)).await {
             Some(stream) => stream,
             None => return,
         },
@@ -68,17 +75,13 @@ struct Driver<'a> {
     peer: SocketAddr,
     relay_label: &'a str,
     may_relay: bool,
-    incoming: Option<Incoming>,
+    handoff: MessageHandoff<'a>,
     shutdown: watch::Receiver<bool>,
 }
 
 impl Driver<'_> {
     fn session_config(&self, kind: ListenerKind) -> SessionConfig {
-        let config = &self.settings.config;
-        let mut session = SessionConfig::new(config.hostname.clone());
-        session.max_message_size = config.limits.message_size;
-        session.max_recipients = config.limits.recipients;
-        session.max_errors = config.limits.errors;
+        let mut session = session_config(&self.settings.config);
         session.implicit_tls = kind == ListenerKind::Smtps;
         session.extensions.starttls = kind != ListenerKind::Smtps;
         session.auth_required = kind == ListenerKind::Submission;
@@ -105,10 +108,12 @@ impl Driver<'_> {
         }
     }
 
-    async fn implicit_tls(&self, tcp: tokio::net::TcpStream) -> Option<Stream> {
+    /// The server side of a TLS handshake (SMTPS or STARTTLS), logged either way; None
+    /// when it failed or timed out.
+    async fn handshake(&self, stream: Stream) -> Option<Stream> {
         let limit = self.settings.config.timeouts.tls_handshake;
-        let handshake = Stream::Plain(tcp).upgrade(Arc::clone(&self.settings.tls));
-        match timeout(limit, handshake).await {
+        let upgrade = stream.upgrade(Arc::clone(&self.settings.tls));
+        match timeout(limit, upgrade).await {
             Ok(Ok(stream)) => {
                 maillog::starttls_server(self.relay_label, &stream);
                 Some(stream)
@@ -138,41 +143,29 @@ impl Driver<'_> {
             };
             match session.poll(&mut policy) {
                 Action::NeedInput => {
-                    flush(&mut stream, session).await?;
+                    flush(&mut stream, session).await.map_err(End::Io)?;
                     if !self.read(&mut stream, session, &mut buffer).await? {
                         return Ok(());
                     }
                 }
                 Action::StartTls => {
-                    flush(&mut stream, session).await?;
-                    stream = self.start_tls(stream).await?;
+                    flush(&mut stream, session).await.map_err(End::Io)?;
+                    stream = self.handshake(stream).await.ok_or(End::TlsFailed)?;
                     session.tls_established();
                 }
-                Action::StartMessage(transaction) => {
-                    let transaction = transaction.clone();
-                    let facts = self.facts(session, &stream);
-                    let opened = Incoming::open(&self.shared.spool, &transaction, facts);
-                    let result = opened.map(|incoming| self.incoming = Some(incoming));
-                    session.storage_ready(result);
+                Action::StartMessage(_) => {
+                    let tls = stream.tls_state().and_then(posthorn_tls::summarize);
+                    self.handoff.open(session, tls);
                 }
-                Action::Body(bytes) => {
-                    if let Some(incoming) = self.incoming.as_mut() {
-                        incoming.write(bytes);
-                    }
-                }
+                Action::Body(bytes) => self.handoff.write(bytes),
                 Action::EndMessage => {
-                    let result = match self.incoming.take() {
-                        Some(incoming) => incoming.commit(self.relay_label).await,
-                        None => Err(crate::storage::local_error()),
-                    };
-                    if let Ok(id) = &result {
-                        self.shared.queued(id.clone());
+                    if let Some(id) = self.handoff.commit(session).await {
+                        self.shared.queued(id);
                     }
-                    session.message_stored(result.map(|id| id.to_string()));
                 }
-                Action::AbortMessage => self.incoming = None,
+                Action::AbortMessage => self.handoff.abort(),
                 Action::Close => {
-                    flush(&mut stream, session).await?;
+                    flush(&mut stream, session).await.map_err(End::Io)?;
                     let _ = stream.shutdown().await;
                     return Ok(());
                 }
@@ -181,80 +174,73 @@ impl Driver<'_> {
         }
     }
 
-    /// Reads more input under the phase's timeout; false when the client went away.
+    /// Reads more input, unless the server is stopping; false when the client went away.
     async fn read(
         &mut self,
         stream: &mut Stream,
         session: &mut ServerSession,
         buffer: &mut [u8],
     ) -> Result<bool, End> {
-        let timeouts = &self.settings.config.timeouts;
-        let limit = match session.phase() {
-            Phase::Data => timeouts.data_block,
-            Phase::Command | Phase::Owner => timeouts.command,
-        };
         if *self.shutdown.borrow() && session.shut_down() {
             return Ok(true);
         }
+        let timeouts = &self.settings.config.timeouts;
         tokio::select! {
-            read = timeout(limit, stream.read(buffer)) => match read {
-                Ok(Ok(0)) => Ok(false),
-                Ok(Ok(count)) => {
-                    session.receive(&buffer[..count]);
-                    Ok(true)
-                }
-                Ok(Err(error)) => Err(End::Io(error)),
-                Err(_) => {
-                    session.timed_out();
-                    Ok(true)
-                }
-            },
+            read = read_with_timeout(stream, session, buffer, timeouts) => read.map_err(End::Io),
             _ = self.shutdown.changed() => {
                 session.shut_down();
                 Ok(true)
             }
         }
     }
+}
 
-    async fn start_tls(&self, stream: Stream) -> Result<Stream, End> {
-        let limit = self.settings.config.timeouts.tls_handshake;
-        let upgrade = stream.upgrade(Arc::clone(&self.settings.tls));
-        match timeout(limit, upgrade).await {
-            Ok(Ok(stream)) => {
-                maillog::starttls_server(self.relay_label, &stream);
-                Ok(stream)
-            }
-            Ok(Err((error, _))) => {
-                maillog::starttls_server_failed(self.relay_label, &error.to_string());
-                Err(End::TlsFailed)
-            }
-            Err(_) => {
-                maillog::starttls_server_failed(self.relay_label, "handshake timed out");
-                Err(End::TlsFailed)
-            }
+/// The limits every session has, network or local; the caller adds TLS and AUTH.
+pub(crate) fn session_config(config: &Config) -> SessionConfig {
+    let mut session = SessionConfig::new(config.hostname.clone());
+    session.max_message_size = config.limits.message_size;
+    session.max_recipients = config.limits.recipients;
+    session.max_errors = config.limits.errors;
+    session
+}
+
+/// Reads more input under the timeout of the session's phase and hands it to the
+/// session; a client silent past the timeout gets the session's `421`. False when the
+/// input ended.
+pub(crate) async fn read_with_timeout<R: AsyncRead + Unpin>(
+    input: &mut R,
+    session: &mut ServerSession,
+    buffer: &mut [u8],
+    timeouts: &Timeouts,
+) -> io::Result<bool> {
+    let limit = match session.phase() {
+        Phase::Data => timeouts.data_block,
+        Phase::Command | Phase::Owner => timeouts.command,
+    };
+    match timeout(limit, input.read(buffer)).await {
+        Ok(Ok(0)) => Ok(false),
+        Ok(Ok(count)) => {
+            session.receive(&buffer[..count]);
+            Ok(true)
         }
-    }
-
-    fn facts(&self, session: &ServerSession, stream: &Stream) -> SessionFacts {
-        SessionFacts {
-            hostname: self.settings.config.hostname.clone(),
-            helo: session.helo_name().unwrap_or_default().to_owned(),
-            client_ip: self.peer.ip(),
-            client_name: None,
-            protocol: session.protocol(),
-            auth_id: session.auth_id().map(str::to_owned),
-            tls: stream.tls_state().and_then(posthorn_tls::summarize),
+        Ok(Err(error)) => Err(error),
+        Err(_) => {
+            session.timed_out();
+            Ok(true)
         }
     }
 }
 
 /// Writes out every pending reply.
-async fn flush(stream: &mut Stream, session: &mut ServerSession) -> Result<(), End> {
+pub(crate) async fn flush<W: AsyncWrite + Unpin>(
+    output: &mut W,
+    session: &mut ServerSession,
+) -> io::Result<()> {
     if session.output().is_empty() {
         return Ok(());
     }
-    stream.write_all(session.output()).await.map_err(End::Io)?;
-    stream.flush().await.map_err(End::Io)?;
+    output.write_all(session.output()).await?;
+    output.flush().await?;
     session.clear_output();
     Ok(())
 }

@@ -1,31 +1,33 @@
 //! Local submission through the server's machinery: `sendmail -bs` (an SMTP session on
-//! stdin/stdout, run by the same sans-IO session and spool hand-off as a network
-//! client), and the mail-log line of a message `sendmail` queued by itself.
+//! stdin/stdout, run by the same sans-IO session, reading and spool hand-off as a
+//! network client), and the mail-log line of a message `sendmail` queued by itself.
 //!
 //! The local client is trusted as sendmail trusts it: it may relay, STARTTLS and AUTH
-//! are not offered, and the access map still answers `From:` and `To:` lookups. It has
-//! no IP address; the spool path needs one, so it is recorded as 127.0.0.1 with the
-//! name `localhost`. It opens no listener; after each message it tells a running
-//! daemon through the control socket, and without one the message waits in the spool.
+//! are not offered, and the access map still answers `From:` and `To:` lookups (as for
+//! 127.0.0.1). It has no IP address: the envelope records none and the `Received:`
+//! header names it `localhost`. It opens no listener; after each message it tells a
+//! running daemon through the control socket, and without one the message waits in the
+//! spool.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use posthorn_config::Config;
 use posthorn_policy::{AccessMap, RelayPolicy};
-use posthorn_proto::session::{Action, Phase, ServerSession, SessionConfig};
+use posthorn_proto::session::{Action, ServerSession, SessionConfig};
 use posthorn_spool::{QueueId, Spool};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::time::timeout;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use crate::client_policy::ClientPolicy;
+use crate::connection::{self, flush, read_with_timeout, READ_BUFFER};
 use crate::control::{self, ControlError, ControlRequest};
 use crate::maillog;
-use crate::storage::{self, Incoming, SessionFacts};
+use crate::storage::{MessageHandoff, Origin};
 use crate::ServerError;
 
-const READ_BUFFER: usize = 16 * 1024;
+/// What the access map is asked about the local client.
 const LOCAL_IP: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+const LOCAL_NAME: &str = "localhost";
 
 /// The accepted line of a message queued by the `sendmail` command itself.
 pub struct LocalSubmission<'a> {
@@ -54,7 +56,7 @@ pub fn log_local_submission(line: &LocalSubmission<'_>) {
 }
 
 fn relay_label(user: &str) -> String {
-    format!("{user}@localhost")
+    format!("{user}@{LOCAL_NAME}")
 }
 
 /// Runs one SMTP session for local user `user` over `input`/`output` (stdin and stdout
@@ -85,12 +87,19 @@ where
         config.relay.domains.clone(),
         Arc::new(access),
     );
+    let relay_label = relay_label(user);
+    let origin = Origin {
+        hostname: &config.hostname,
+        client_ip: None,
+        client_name: Some(LOCAL_NAME),
+        relay_label: &relay_label,
+    };
     let mut driver = LocalDriver {
-        relay_label: relay_label(user),
+        relay_label: &relay_label,
         config: &config,
         spool: &spool,
         relay: &relay,
-        incoming: None,
+        handoff: MessageHandoff::new(&spool, origin),
     };
     let mut session = ServerSession::new(session_config(&config));
     if let Err(error) = driver.run(&mut session, input, output).await {
@@ -101,20 +110,17 @@ where
 
 /// What a local session offers: the listener limits, no STARTTLS, no AUTH.
 fn session_config(config: &Config) -> SessionConfig {
-    let mut session = SessionConfig::new(config.hostname.clone());
-    session.max_message_size = config.limits.message_size;
-    session.max_recipients = config.limits.recipients;
-    session.max_errors = config.limits.errors;
+    let mut session = connection::session_config(config);
     session.extensions.starttls = false;
     session
 }
 
 struct LocalDriver<'a> {
-    relay_label: String,
+    relay_label: &'a str,
     config: &'a Config,
     spool: &'a Spool,
     relay: &'a RelayPolicy,
-    incoming: Option<Incoming>,
+    handoff: MessageHandoff<'a>,
 }
 
 impl LocalDriver<'_> {
@@ -130,19 +136,20 @@ impl LocalDriver<'_> {
         W: AsyncWrite + Unpin,
     {
         let mut buffer = vec![0u8; READ_BUFFER];
+        let timeouts = &self.config.timeouts;
         loop {
             let mut policy = ClientPolicy {
                 relay: self.relay,
                 ip: LOCAL_IP,
-                hostname: Some("localhost"),
+                hostname: Some(LOCAL_NAME),
                 authenticated: false,
                 may_relay: true,
-                relay_label: &self.relay_label,
+                relay_label: self.relay_label,
             };
             match session.poll(&mut policy) {
                 Action::NeedInput => {
                     flush(&mut output, session).await?;
-                    if !self.read(&mut input, session, &mut buffer).await? {
+                    if !read_with_timeout(&mut input, session, &mut buffer, timeouts).await? {
                         return Ok(());
                     }
                 }
@@ -151,103 +158,37 @@ impl LocalDriver<'_> {
                     flush(&mut output, session).await?;
                     return output.shutdown().await;
                 }
-                Action::StartMessage(transaction) => {
-                    let transaction = transaction.clone();
-                    let facts = self.facts(session);
-                    let opened = Incoming::open(self.spool, &transaction, facts);
-                    let result = opened.map(|incoming| self.incoming = Some(incoming));
-                    session.storage_ready(result);
-                }
-                Action::Body(bytes) => {
-                    if let Some(incoming) = self.incoming.as_mut() {
-                        incoming.write(bytes);
-                    }
-                }
+                Action::StartMessage(_) => self.handoff.open(session, None),
+                Action::Body(bytes) => self.handoff.write(bytes),
                 Action::EndMessage => {
-                    let result = match self.incoming.take() {
-                        Some(incoming) => incoming.commit(&self.relay_label).await,
-                        None => Err(storage::local_error()),
-                    };
-                    if let Ok(id) = &result {
-                        self.tell_daemon(id.clone()).await;
+                    if let Some(id) = self.handoff.commit(session).await {
+                        tell_daemon(self.spool, id).await;
                     }
-                    session.message_stored(result.map(|id| id.to_string()));
                 }
-                Action::AbortMessage => self.incoming = None,
+                Action::AbortMessage => self.handoff.abort(),
             }
-        }
-    }
-
-    /// Reads more input under the phase's timeout; false when the input ended.
-    async fn read<R: AsyncRead + Unpin>(
-        &self,
-        input: &mut R,
-        session: &mut ServerSession,
-        buffer: &mut [u8],
-    ) -> std::io::Result<bool> {
-        let timeouts = &self.config.timeouts;
-        let limit = match session.phase() {
-            Phase::Data => timeouts.data_block,
-            Phase::Command | Phase::Owner => timeouts.command,
-        };
-        match timeout(limit, input.read(buffer)).await {
-            Ok(Ok(0)) => Ok(false),
-            Ok(Ok(count)) => {
-                session.receive(&buffer[..count]);
-                Ok(true)
-            }
-            Ok(Err(error)) => Err(error),
-            Err(_) => {
-                session.timed_out();
-                Ok(true)
-            }
-        }
-    }
-
-    /// Lets a running daemon deliver the message now; without one, its next start
-    /// finds the message in the spool.
-    async fn tell_daemon(&self, id: QueueId) {
-        let spool = self.spool.path().to_path_buf();
-        let request = ControlRequest::Queued(id);
-        let told = tokio::task::spawn_blocking(move || control::request(&spool, &request)).await;
-        match told {
-            Ok(Ok(())) | Ok(Err(ControlError::NotRunning { .. })) => {}
-            Ok(Err(error)) => tracing::warn!(%error, "cannot tell the daemon about a new message"),
-            Err(error) => tracing::warn!(%error, "cannot tell the daemon about a new message"),
-        }
-    }
-
-    fn facts(&self, session: &ServerSession) -> SessionFacts {
-        SessionFacts {
-            hostname: self.config.hostname.clone(),
-            helo: session.helo_name().unwrap_or_default().to_owned(),
-            client_ip: LOCAL_IP,
-            client_name: Some("localhost".to_owned()),
-            protocol: session.protocol(),
-            auth_id: None,
-            tls: None,
         }
     }
 }
 
-/// Writes out every pending reply.
-async fn flush<W: AsyncWrite + Unpin>(
-    output: &mut W,
-    session: &mut ServerSession,
-) -> std::io::Result<()> {
-    if session.output().is_empty() {
-        return Ok(());
+/// Lets a running daemon deliver the message now; without one, its next start finds
+/// the message in the spool.
+async fn tell_daemon(spool: &Spool, id: QueueId) {
+    let spool = spool.path().to_path_buf();
+    let request = ControlRequest::Queued(id);
+    let told = tokio::task::spawn_blocking(move || control::request(&spool, &request)).await;
+    match told {
+        Ok(Ok(())) | Ok(Err(ControlError::NotRunning { .. })) => {}
+        Ok(Err(error)) => tracing::warn!(%error, "cannot tell the daemon about a new message"),
+        Err(error) => tracing::warn!(%error, "cannot tell the daemon about a new message"),
     }
-    output.write_all(session.output()).await?;
-    output.flush().await?;
-    session.clear_output();
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::path::PathBuf;
+    use tokio::io::AsyncReadExt;
 
     /// A fresh spool directory under the system temp dir, removed on drop.
     struct TempDir(PathBuf);
@@ -311,8 +252,13 @@ mod tests {
         std::io::Read::read_to_string(&mut spool.body(&message.id).expect("body"), &mut body)
             .expect("read body");
         assert!(
-            body.starts_with("Received: from me (localhost [127.0.0.1])"),
+            body.starts_with("Received: from me (localhost)\r\n"),
             "{body}"
+        );
+        assert_eq!(message.envelope.client.address, None);
+        assert_eq!(
+            message.envelope.client.hostname.as_deref(),
+            Some("localhost")
         );
         assert!(body.ends_with("Subject: hi\r\n\r\nbody\r\n"), "{body}");
     }

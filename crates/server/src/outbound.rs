@@ -6,12 +6,18 @@ use std::sync::Arc;
 
 use posthorn_config::{Config, StartTlsMode};
 use posthorn_delivery::route::{Router, Smarthost};
-use posthorn_delivery::{ClientSettings, Deliverer, DelivererSettings, TlsClient};
+use posthorn_delivery::tls_memory::TlsMemory;
+use posthorn_delivery::{
+    ClientSettings, Deliverer, DelivererSettings, Routing, TlsClient, TlsSettings,
+};
 use posthorn_dns::{HickoryResolver, Resolver};
 use posthorn_policy::mailertable::Mailertable;
+use posthorn_policy::outbound_tls::TlsMode;
+use posthorn_policy::AccessMap;
 use posthorn_queue::runner::{RunnerSettings, Scheduler};
 use posthorn_queue::schedule::{Lifetime, RetrySchedule};
 use posthorn_spool::Spool;
+use posthorn_tls::CertifiedKeyPaths;
 
 use crate::ServerError;
 
@@ -40,22 +46,50 @@ pub(crate) fn scheduler(
 }
 
 fn deliverer(config: &Config) -> Result<Deliverer, ServerError> {
-    let router = router(config)?;
-    let tls = TlsClient::new(config.tls.ca_bundle.as_deref())?;
+    let client_certificate = match (
+        &config.tls.client_certificate,
+        &config.tls.client_private_key,
+    ) {
+        (Some(certificate), Some(private_key)) => Some(CertifiedKeyPaths {
+            certificate: certificate.clone(),
+            private_key: private_key.clone(),
+        }),
+        _ => None,
+    };
+    let tls = TlsClient::new(config.tls.ca_bundle.as_deref(), client_certificate.as_ref())?;
+    let memory = TlsMemory::open(config.spool.join("tls-memory"));
     let settings = DelivererSettings {
         client: ClientSettings {
             ehlo_name: config.hostname.clone(),
-            starttls: config.outbound.starttls != StartTlsMode::Off,
             connect_timeout: config.outbound.connect_timeout,
         },
         destination_concurrency: config.outbound.destination_concurrency,
         messages_per_connection: config.outbound.messages_per_connection,
     };
-    Ok(Deliverer::new(router, tls, settings))
+    Ok(Deliverer::new(routing(config)?, tls, memory, settings))
+}
+
+/// Routing and TLS policy as `config` says: mailertable, smarthost, port, resolver, access
+/// map and the `[outbound]` TLS settings. SIGHUP builds a new one.
+pub(crate) fn routing(config: &Config) -> Result<Routing, ServerError> {
+    let access = match &config.maps.access {
+        Some(path) => AccessMap::load(path)?,
+        None => AccessMap::default(),
+    };
+    Ok(Routing {
+        router: router(config)?,
+        access: Arc::new(access),
+        tls: TlsSettings {
+            mode: tls_mode(config.outbound.starttls),
+            failure: config.outbound.tls_failure,
+            memory: config.outbound.tls_failure_memory,
+            plaintext_retry: config.outbound.plaintext_retry,
+        },
+    })
 }
 
 /// Routing as `config` says: its mailertable, smarthost, port and resolver.
-pub(crate) fn router(config: &Config) -> Result<Router, ServerError> {
+fn router(config: &Config) -> Result<Router, ServerError> {
     let mailertable = match &config.maps.mailertable {
         Some(path) => Mailertable::load(path)?,
         None => Mailertable::default(),
@@ -76,7 +110,16 @@ pub(crate) fn router(config: &Config) -> Result<Router, ServerError> {
     ))
 }
 
-/// The `policy=` of delivery log lines.
+fn tls_mode(mode: StartTlsMode) -> TlsMode {
+    match mode {
+        StartTlsMode::Off => TlsMode::Off,
+        StartTlsMode::Opportunistic => TlsMode::Opportunistic,
+        StartTlsMode::Required => TlsMode::Required,
+        StartTlsMode::Verified => TlsMode::Verified,
+    }
+}
+
+/// The `policy=` of delivery log lines when no access-map entry decided.
 fn policy_label(mode: StartTlsMode) -> &'static str {
     match mode {
         StartTlsMode::Off => "off",

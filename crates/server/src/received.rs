@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 pub(crate) struct Trace<'a> {
     pub helo: &'a str,
     pub client_name: Option<&'a str>,
-    pub client_ip: IpAddr,
+    /// None for a local client, which has no address.
+    pub client_ip: Option<IpAddr>,
     pub hostname: &'a str,
     pub protocol: &'a str,
     pub queue_id: &'a str,
@@ -22,17 +23,13 @@ pub(crate) struct Trace<'a> {
 impl Trace<'_> {
     /// The header, folded, ending in CRLF.
     pub(crate) fn header(&self) -> String {
-        let ip = match self.client_ip {
-            IpAddr::V4(ip) => ip.to_string(),
-            IpAddr::V6(ip) => format!("IPv6:{ip}"),
-        };
-        let client = match self.client_name {
-            Some(name) => format!("{name} [{ip}]"),
-            None => format!("[{ip}]"),
-        };
         let helo = sanitize(self.helo);
+        let client = match client_comment(self.client_name, self.client_ip) {
+            Some(client) => format!(" ({client})"),
+            None => String::new(),
+        };
         let mut header = format!(
-            "Received: from {helo} ({client})\r\n\tby {} (Posthorn) with {} id {}",
+            "Received: from {helo}{client}\r\n\tby {} (Posthorn) with {} id {}",
             self.hostname, self.protocol, self.queue_id
         );
         if let Some(tls) = &self.tls {
@@ -46,6 +43,20 @@ impl Trace<'_> {
             self.time.format("%a, %d %b %Y %H:%M:%S +0000")
         ));
         header
+    }
+}
+
+/// `name [ip]`, `[ip]` or `name`: what we know of the client besides its HELO name.
+fn client_comment(name: Option<&str>, ip: Option<IpAddr>) -> Option<String> {
+    let ip = ip.map(|ip| match ip {
+        IpAddr::V4(ip) => ip.to_string(),
+        IpAddr::V6(ip) => format!("IPv6:{ip}"),
+    });
+    match (name, ip) {
+        (Some(name), Some(ip)) => Some(format!("{name} [{ip}]")),
+        (None, Some(ip)) => Some(format!("[{ip}]")),
+        (Some(name), None) => Some(name.to_owned()),
+        (None, None) => None,
     }
 }
 
@@ -72,7 +83,7 @@ mod tests {
         let trace = Trace {
             helo: "client.example",
             client_name: None,
-            client_ip: [127, 0, 0, 1].into(),
+            client_ip: Some([127, 0, 0, 1].into()),
             hostname: "mx.example.com",
             protocol: "ESMTPS",
             queue_id: "qAKNj3AB012345",
@@ -93,12 +104,12 @@ mod tests {
         );
     }
 
-    #[test]
-    fn hostile_helo_cannot_break_the_header() {
-        let trace = Trace {
-            helo: "evil)\r\nX-Injected: yes (",
+    /// A plain ESMTP hop without TLS; each test sets what it is about.
+    fn plain_trace() -> Trace<'static> {
+        Trace {
+            helo: "me",
             client_name: None,
-            client_ip: "2001:db8::1".parse().expect("ip"),
+            client_ip: None,
             hostname: "mx",
             protocol: "ESMTP",
             queue_id: "id",
@@ -108,10 +119,50 @@ mod tests {
                 .with_ymd_and_hms(2026, 1, 2, 3, 4, 5)
                 .single()
                 .expect("valid"),
+        }
+    }
+
+    #[test]
+    fn hostile_helo_cannot_break_the_header() {
+        let trace = Trace {
+            helo: "evil)\r\nX-Injected: yes (",
+            client_ip: Some("2001:db8::1".parse().expect("ip")),
+            ..plain_trace()
         };
         let header = trace.header();
         assert!(!header.contains("X-Injected: yes\r\n"), "{header}");
         assert_eq!(header.matches("\r\n").count(), 3, "{header}");
         assert!(header.contains("([IPv6:2001:db8::1])"));
+    }
+
+    #[test]
+    fn a_local_client_is_named_without_an_address() {
+        let trace = Trace {
+            client_name: Some("localhost"),
+            ..plain_trace()
+        };
+        assert_eq!(
+            trace.header(),
+            "Received: from me (localhost)\r\n\tby mx (Posthorn) with ESMTP id id;\r\n\t\
+             Fri, 02 Jan 2026 03:04:05 +0000\r\n"
+        );
+    }
+
+    #[test]
+    fn the_client_comment_names_what_is_known() {
+        let ip: IpAddr = [192, 0, 2, 1].into();
+        assert_eq!(
+            client_comment(Some("c.example"), Some(ip)).as_deref(),
+            Some("c.example [192.0.2.1]")
+        );
+        assert_eq!(
+            client_comment(None, Some(ip)).as_deref(),
+            Some("[192.0.2.1]")
+        );
+        assert_eq!(
+            client_comment(Some("localhost"), None).as_deref(),
+            Some("localhost")
+        );
+        assert_eq!(client_comment(None, None), None);
     }
 }

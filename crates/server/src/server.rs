@@ -264,10 +264,10 @@ fn reload(shared: &Shared) {
     let source = current.config.source.clone();
     let loaded = Config::load(source.as_deref())
         .map_err(ServerError::from)
-        .and_then(|config| Ok((outbound::router(&config)?, Settings::load(config)?)));
+        .and_then(|config| Ok((outbound::routing(&config)?, Settings::load(config)?)));
     match loaded {
-        Ok((router, settings)) => {
-            shared.deliverer.replace_router(router);
+        Ok((routing, settings)) => {
+            shared.deliverer.replace_routing(routing);
             if settings.config.listeners != current.config.listeners {
                 tracing::warn!("listener changes take effect at the next restart");
             }

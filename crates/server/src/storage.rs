@@ -1,10 +1,12 @@
 //! A message on its way into the spool: the envelope from the session, the `Received:`
 //! header, the body as it streams in, and the commit that must finish before the `250`.
+//! `MessageHandoff` carries out the session's storage actions the same way for a network
+//! client (`connection.rs`) and a local one (`local.rs`).
 
 use std::net::IpAddr;
 
 use chrono::Utc;
-use posthorn_proto::session::Transaction;
+use posthorn_proto::session::{ServerSession, Transaction};
 use posthorn_proto::{EnhancedStatus, Reply};
 use posthorn_spool::{
     ClientInfo, Envelope, MessageWriter, QueueId, Recipient, RecipientState, RecipientStatus,
@@ -16,19 +18,106 @@ use crate::header_scan::HeaderScan;
 use crate::maillog;
 use crate::received::Trace;
 
+/// Who is on the other end, as the driver knows it (the session knows the rest).
+pub(crate) struct Origin<'a> {
+    /// Our own name: the `by` of the `Received:` header.
+    pub(crate) hostname: &'a str,
+    /// None for a local client (`sendmail -bs`), which has no address.
+    pub(crate) client_ip: Option<IpAddr>,
+    pub(crate) client_name: Option<&'a str>,
+    /// The `relay=` of the mail log line.
+    pub(crate) relay_label: &'a str,
+}
+
 /// What the session knows about the client when a message starts.
-pub(crate) struct SessionFacts {
-    pub(crate) hostname: String,
-    pub(crate) helo: String,
-    pub(crate) client_ip: IpAddr,
-    pub(crate) client_name: Option<String>,
-    pub(crate) protocol: &'static str,
-    pub(crate) auth_id: Option<String>,
-    pub(crate) tls: Option<SessionSummary>,
+struct SessionFacts<'a> {
+    hostname: &'a str,
+    helo: &'a str,
+    client_ip: Option<IpAddr>,
+    client_name: Option<&'a str>,
+    protocol: &'static str,
+    auth_id: Option<&'a str>,
+    tls: Option<SessionSummary>,
+}
+
+/// The session's storage actions carried out against the spool: `StartMessage` opens a
+/// spool file ([`MessageHandoff::open`]), `Body` appends to it, `EndMessage` commits it
+/// before the session may say `250`, `AbortMessage` throws it away.
+pub(crate) struct MessageHandoff<'a> {
+    spool: &'a Spool,
+    origin: Origin<'a>,
+    /// The message between `StartMessage` and `EndMessage` or `AbortMessage`.
+    incoming: Option<Incoming>,
+}
+
+impl<'a> MessageHandoff<'a> {
+    pub(crate) fn new(spool: &'a Spool, origin: Origin<'a>) -> Self {
+        MessageHandoff {
+            spool,
+            origin,
+            incoming: None,
+        }
+    }
+
+    /// Answers `Action::StartMessage`: opens the spool file for the session's
+    /// transaction. `tls` describes the connection's TLS, when it has any.
+    pub(crate) fn open(&mut self, session: &mut ServerSession, tls: Option<SessionSummary>) {
+        let result = match session.transaction() {
+            Some(transaction) => {
+                let facts = self.facts(session, tls);
+                Incoming::open(self.spool, transaction, facts)
+                    .map(|incoming| self.incoming = Some(incoming))
+            }
+            // The session asks only with a transaction; refusing is the safe answer.
+            None => Err(local_error()),
+        };
+        session.storage_ready(result);
+    }
+
+    /// Answers `Action::Body`.
+    pub(crate) fn write(&mut self, bytes: &[u8]) {
+        if let Some(incoming) = self.incoming.as_mut() {
+            incoming.write(bytes);
+        }
+    }
+
+    /// Answers `Action::EndMessage`: makes the message durable, then tells the session.
+    /// Returns the id of a message now safe in the spool, for the driver to announce
+    /// (to the scheduler, or to a running daemon).
+    pub(crate) async fn commit(&mut self, session: &mut ServerSession) -> Option<QueueId> {
+        let result = match self.incoming.take() {
+            Some(incoming) => incoming.commit(self.origin.relay_label).await,
+            None => Err(local_error()),
+        };
+        let committed = result.as_ref().ok().cloned();
+        session.message_stored(result.map(|id| id.to_string()));
+        committed
+    }
+
+    /// Answers `Action::AbortMessage`: the unfinished spool file is dropped.
+    pub(crate) fn abort(&mut self) {
+        self.incoming = None;
+    }
+
+    fn facts<'s>(
+        &'s self,
+        session: &'s ServerSession,
+        tls: Option<SessionSummary>,
+    ) -> SessionFacts<'s> {
+        SessionFacts {
+            hostname: self.origin.hostname,
+            helo: session.helo_name().unwrap_or_default(),
+            client_ip: self.origin.client_ip,
+            client_name: self.origin.client_name,
+            protocol: session.protocol(),
+            auth_id: session.auth_id(),
+            tls,
+        }
+    }
 }
 
 /// An open spool file receiving one message.
-pub(crate) struct Incoming {
+struct Incoming {
     writer: MessageWriter,
     /// The first write error: the message is refused at commit with a 4xx.
     error: Option<SpoolError>,
@@ -40,10 +129,10 @@ pub(crate) struct Incoming {
 
 impl Incoming {
     /// Creates the spool file and writes the trace header.
-    pub(crate) fn open(
+    fn open(
         spool: &Spool,
         transaction: &Transaction,
-        facts: SessionFacts,
+        facts: SessionFacts<'_>,
     ) -> Result<Incoming, Reply> {
         let envelope = envelope(transaction, &facts);
         let mut writer = spool.create(&envelope).map_err(|error| refusal(&error))?;
@@ -52,10 +141,10 @@ impl Incoming {
             _ => None,
         };
         let trace = Trace {
-            helo: &facts.helo,
-            client_name: facts.client_name.as_deref(),
+            helo: facts.helo,
+            client_name: facts.client_name,
             client_ip: facts.client_ip,
-            hostname: &facts.hostname,
+            hostname: facts.hostname,
             protocol: facts.protocol,
             queue_id: writer.id().as_ref(),
             tls: facts.tls.as_ref().map(|tls| {
@@ -81,7 +170,7 @@ impl Incoming {
     }
 
     /// Appends body bytes; an error is remembered and reported at commit.
-    pub(crate) fn write(&mut self, bytes: &[u8]) {
+    fn write(&mut self, bytes: &[u8]) {
         if self.error.is_some() {
             return;
         }
@@ -92,7 +181,7 @@ impl Incoming {
     }
 
     /// Makes the message durable; the queue id on success, the 4xx reply otherwise.
-    pub(crate) async fn commit(self, relay_label: &str) -> Result<QueueId, Reply> {
+    async fn commit(self, relay_label: &str) -> Result<QueueId, Reply> {
         if let Some(error) = &self.error {
             tracing::error!(%error, "cannot write message to the spool");
             return Err(refusal(error));
@@ -115,7 +204,7 @@ impl Incoming {
     }
 }
 
-fn envelope(transaction: &Transaction, facts: &SessionFacts) -> Envelope {
+fn envelope(transaction: &Transaction, facts: &SessionFacts<'_>) -> Envelope {
     let recipients = transaction
         .recipients
         .iter()
@@ -135,11 +224,11 @@ fn envelope(transaction: &Transaction, facts: &SessionFacts) -> Envelope {
         params: transaction.params.clone(),
         recipients,
         client: ClientInfo {
-            helo: facts.helo.clone(),
-            address: Some(facts.client_ip),
-            hostname: facts.client_name.clone(),
+            helo: facts.helo.to_owned(),
+            address: facts.client_ip,
+            hostname: facts.client_name.map(str::to_owned),
             protocol: facts.protocol.to_owned(),
-            auth_id: facts.auth_id.clone(),
+            auth_id: facts.auth_id.map(str::to_owned),
             tls_version: facts.tls.as_ref().map(|tls| tls.version.to_owned()),
         },
         received_at: std::time::SystemTime::now(),
@@ -160,7 +249,7 @@ fn refusal(error: &SpoolError) -> Reply {
     }
 }
 
-pub(crate) fn local_error() -> Reply {
+fn local_error() -> Reply {
     Reply::new(
         451,
         EnhancedStatus::new(4, 3, 0),

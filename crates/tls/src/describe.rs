@@ -48,6 +48,29 @@ pub fn describe(cert: &CertificateDer<'_>) -> Result<CertificateInfo, TlsError> 
     })
 }
 
+impl CertificateInfo {
+    /// Whether one of [`CertificateInfo::names`] covers `host` (see [`name_covers`]).
+    pub fn covers(&self, host: &str) -> bool {
+        self.names.iter().any(|name| name_covers(name, host))
+    }
+}
+
+/// Whether the certificate name `pattern` covers `host`, ignoring case and a
+/// trailing dot. A wildcard `*.example.com` covers exactly one label in its place
+/// (`mx.example.com`, not `example.com` nor `a.mx.example.com`), as RFC 6125 §6.4.3
+/// and every TLS client have it; other uses of `*` match nothing.
+pub fn name_covers(pattern: &str, host: &str) -> bool {
+    let pattern = pattern.trim_end_matches('.');
+    let host = host.trim_end_matches('.');
+    match pattern.strip_prefix("*.") {
+        Some(parent) if !parent.contains('*') => host
+            .split_once('.')
+            .is_some_and(|(label, rest)| !label.is_empty() && rest.eq_ignore_ascii_case(parent)),
+        Some(_) => false,
+        None => !pattern.contains('*') && pattern.eq_ignore_ascii_case(host),
+    }
+}
+
 fn names(cert: &X509Certificate<'_>) -> Result<Vec<String>, String> {
     let san = cert
         .subject_alternative_name()
@@ -148,6 +171,30 @@ mod tests {
             info.not_after,
             UNIX_EPOCH + Duration::from_secs(1_933_113_600)
         );
+    }
+
+    #[test]
+    fn names_cover_hosts_exactly_or_by_one_wildcard_label() {
+        assert!(name_covers("mx1.example.com", "MX1.Example.COM."));
+        assert!(!name_covers("mx.example.com", "mx1.example.com"));
+        assert!(name_covers("*.example.com", "mx1.example.com"));
+        assert!(name_covers("*.Example.com.", "mx1.example.COM"));
+        assert!(!name_covers("*.example.com", "example.com"));
+        assert!(!name_covers("*.example.com", "a.mx1.example.com"));
+        assert!(!name_covers("*.example.com", ".example.com"));
+        assert!(!name_covers("mx*.example.com", "mx1.example.com"));
+        assert!(!name_covers("*.*.com", "a.example.com"));
+        assert!(!name_covers("*", "localhost"));
+    }
+
+    #[test]
+    fn a_certificate_covers_any_of_its_names() {
+        let params = rcgen::CertificateParams::new(vec!["a.example".into(), "*.b.example".into()])
+            .expect("params");
+        let info = describe(&certificate(params)).expect("describe");
+        assert!(info.covers("a.example"));
+        assert!(info.covers("mx.b.example"));
+        assert!(!info.covers("b.example"));
     }
 
     #[test]

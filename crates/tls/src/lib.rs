@@ -12,14 +12,16 @@ mod client_auth;
 mod describe;
 mod error;
 mod load;
+mod pair;
 mod self_signed;
 mod server;
 mod summary;
 
 pub use client_auth::verify_client_chain;
-pub use describe::{describe, CertificateInfo};
+pub use describe::{describe, name_covers, CertificateInfo};
 pub use error::TlsError;
 pub use load::{load_chain, load_private_key};
+pub use pair::load_key_pair;
 pub use self_signed::{ensure_self_signed, CertifiedKeyPaths};
 pub use server::{server_config, ClientCertRequest};
 pub use summary::{summarize, SessionSummary};

@@ -33,6 +33,8 @@ fn absent_keys_take_production_defaults() {
             destination_concurrency: 20,
             connect_timeout: Duration::from_secs(30),
             messages_per_connection: 100,
+            tls_failure_memory: Duration::from_secs(24 * HOURS),
+            plaintext_retry: PlaintextRetry::Immediate,
         }
     );
     assert!(config.dns.nameservers.is_empty());
@@ -149,6 +151,8 @@ smarthost = "[relay.example.com]:587"
 destination_concurrency = 5
 connect_timeout = "45s"
 messages_per_connection = 10
+tls_failure_memory = "12h"
+plaintext_retry = "next_attempt"
 
 [dns]
 nameservers = ["127.0.0.1:5300", "192.0.2.53", "[2001:db8::53]:5353", "2001:db8::54"]
@@ -230,6 +234,8 @@ fn full_file_sets_every_key() {
             destination_concurrency: 5,
             connect_timeout: Duration::from_secs(45),
             messages_per_connection: 10,
+            tls_failure_memory: Duration::from_secs(12 * HOURS),
+            plaintext_retry: PlaintextRetry::NextAttempt,
         }
     );
     assert_eq!(
@@ -328,4 +334,10 @@ fn retry_min_may_equal_retry_max() {
     .unwrap();
     assert_eq!(config.queue.retry_min, Duration::from_secs(600));
     assert_eq!(config.queue.retry_max, Duration::from_secs(600));
+}
+
+#[test]
+fn zero_tls_failure_memory_disables_the_memory() {
+    let config = parse_named("[outbound]\ntls_failure_memory = \"0s\"\n").unwrap();
+    assert_eq!(config.outbound.tls_failure_memory, Duration::ZERO);
 }

@@ -54,6 +54,11 @@ fn unknown_enum_values_list_the_accepted_ones() {
             2,
             &["plaintext", "defer"],
         ),
+        (
+            "[outbound]\nplaintext_retry = \"later\"\n",
+            2,
+            &["immediate", "next_attempt"],
+        ),
         ("[log]\nformat = \"xml\"\n", 2, &["sendmail", "json"]),
     ];
     for (text, line, accepted) in cases {
@@ -215,6 +220,19 @@ fn bad_connect_timeout() {
         }
     ));
     assert_eq!(error.position.map(|p| p.line), Some(2));
+}
+
+#[test]
+fn bad_tls_failure_memory() {
+    let error = error_of("[outbound]\n\ntls_failure_memory = \"a while\"\n");
+    assert!(matches!(
+        error.kind,
+        ConfigErrorKind::Duration {
+            key: "outbound.tls_failure_memory",
+            ..
+        }
+    ));
+    assert_eq!(error.position.map(|p| p.line), Some(3));
 }
 
 #[test]

@@ -1,6 +1,9 @@
+pub mod check;
+pub mod policy;
 pub mod queue;
 pub mod sendmail;
 pub mod serve;
+pub mod tls_memory;
 
 use std::path::Path;
 

@@ -181,19 +181,10 @@ fn init_log(
     settings: &LogSettings,
     hostname: &str,
 ) -> Option<posthorn_log::LogGuard> {
-    let destination = if settings.syslog {
-        posthorn_log::Destination::Syslog
-    } else {
-        posthorn_log::Destination::File(settings.file.clone()?)
-    };
-    let options = posthorn_log::LogOptions {
-        format: match settings.format {
-            posthorn_config::LogFormat::Sendmail => posthorn_log::Format::Sendmail,
-            posthorn_config::LogFormat::Json => posthorn_log::Format::Json,
-        },
-        destination,
-        hostname: hostname.to_owned(),
-    };
+    let options = super::serve::log_options(settings, hostname);
+    if options.destination == posthorn_log::Destination::Stderr {
+        return None;
+    }
     match posthorn_log::init(options) {
         Ok(guard) => Some(guard),
         Err(error) => {

@@ -64,7 +64,9 @@ fn report(server: &Server) {
     );
 }
 
-fn log_options(settings: &LogSettings, hostname: &str) -> LogOptions {
+/// The mail log as configured (SPEC §5): syslog, else the file, else stderr. `sendmail`
+/// uses it too.
+pub(crate) fn log_options(settings: &LogSettings, hostname: &str) -> LogOptions {
     let destination = if settings.syslog {
         Destination::Syslog
     } else if let Some(file) = &settings.file {
@@ -79,5 +81,37 @@ fn log_options(settings: &LogSettings, hostname: &str) -> LogOptions {
         },
         destination,
         hostname: hostname.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn settings(file: Option<&str>, syslog: bool) -> LogSettings {
+        LogSettings {
+            format: LogFormat::Json,
+            file: file.map(PathBuf::from),
+            syslog,
+        }
+    }
+
+    #[test]
+    fn syslog_wins_over_a_file_and_a_file_over_stderr() {
+        let destination = |file, syslog| log_options(&settings(file, syslog), "h").destination;
+        assert_eq!(destination(Some("/x.log"), true), Destination::Syslog);
+        assert_eq!(
+            destination(Some("/x.log"), false),
+            Destination::File(PathBuf::from("/x.log"))
+        );
+        assert_eq!(destination(None, false), Destination::Stderr);
+    }
+
+    #[test]
+    fn format_and_hostname_are_carried_over() {
+        let options = log_options(&settings(None, false), "mx.example");
+        assert_eq!(options.format, Format::Json);
+        assert_eq!(options.hostname, "mx.example");
     }
 }

@@ -213,7 +213,11 @@ impl Attempt {
             stat: &stat,
             tls: report.tls.unwrap_or("none"),
             verify: &report.verify.to_string(),
-            policy: &self.settings.policy_label,
+            policy: if report.policy.is_empty() {
+                &self.settings.policy_label
+            } else {
+                &report.policy
+            },
         });
     }
 

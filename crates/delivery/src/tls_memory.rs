@@ -1,0 +1,197 @@
+//! The broken-TLS memory: destinations (host names and IP addresses) whose STARTTLS
+//! failed, remembered until a time so that later deliveries go straight to plaintext
+//! instead of failing the same handshake again (SPEC §4).
+//!
+//! The memory lives in one small text file, `<spool>/tls-memory`, so it survives
+//! restarts and `posthorn tls-memory` can list and clear it while the daemon runs. Every
+//! change rewrites the file atomically; every lookup stats it and re-reads it when
+//! another process replaced it. It does not decide whether plaintext is allowed: the
+//! caller still applies the destination's TLS policy.
+
+mod store;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use store::{Entry, Snapshot};
+
+/// The file name of the memory inside the spool directory.
+pub const FILE_NAME: &str = "tls-memory";
+
+/// The broken-TLS memory of one spool; cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct TlsMemory {
+    path: PathBuf,
+    state: Mutex<Snapshot>,
+}
+
+/// One remembered destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remembered {
+    /// A lower-case host name without trailing dot, or an IP address as text.
+    pub key: String,
+    /// Until when deliveries to it skip STARTTLS.
+    pub until: SystemTime,
+    /// When the failure was recorded.
+    pub recorded: SystemTime,
+    /// Why the handshake failed, as logged at the time.
+    pub reason: String,
+}
+
+impl TlsMemory {
+    /// The memory kept in `path`; a missing file is an empty memory. Nothing is read
+    /// until the first lookup.
+    pub fn open(path: PathBuf) -> TlsMemory {
+        TlsMemory {
+            path,
+            state: Mutex::new(Snapshot::default()),
+        }
+    }
+
+    /// The memory of the spool in `spool_dir` (`<spool>/tls-memory`).
+    pub fn in_spool(spool_dir: &Path) -> TlsMemory {
+        TlsMemory::open(spool_dir.join(FILE_NAME))
+    }
+
+    /// The file the memory lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The entry (host checked first, then ip) that says TLS to this destination is
+    /// broken, if any. `host` may also be an address literal (`[192.0.2.1]`).
+    pub fn broken(&self, host: &str, ip: Option<IpAddr>, now: SystemTime) -> Option<Remembered> {
+        let mut state = self.lock();
+        state.refresh(&self.path);
+        let keys = [Some(normalize_key(host)), ip.map(|ip| ip.to_string())];
+        keys.into_iter()
+            .flatten()
+            .find_map(|key| state.live(&key, now))
+    }
+
+    /// Remembers host and ip (both keys) as broken for `ttl` from now. A zero `ttl`
+    /// (the memory is disabled) records nothing.
+    pub fn remember(
+        &self,
+        host: &str,
+        ip: Option<IpAddr>,
+        reason: &str,
+        ttl: Duration,
+        now: SystemTime,
+    ) -> io::Result<()> {
+        if ttl.is_zero() {
+            return Ok(());
+        }
+        let until = now.checked_add(ttl).unwrap_or(now);
+        let entry = Entry::new(until, now, reason);
+        let mut state = self.lock();
+        state.refresh(&self.path);
+        let mut entries = state.entries.clone();
+        let keys = [Some(normalize_key(host)), ip.map(|ip| ip.to_string())];
+        for key in keys.into_iter().flatten().filter(|key| !key.is_empty()) {
+            entries.insert(key, entry.clone());
+        }
+        state.replace(&self.path, entries, now)
+    }
+
+    /// Every entry still in force at `now`, ordered by key.
+    pub fn list(&self, now: SystemTime) -> Vec<Remembered> {
+        let mut state = self.lock();
+        state.refresh(&self.path);
+        state
+            .entries
+            .iter()
+            .filter(|(_, entry)| entry.until > now)
+            .map(|(key, entry)| entry.remembered(key))
+            .collect()
+    }
+
+    /// Forgets one key (host or IP text), or everything with `None`; how many entries
+    /// still in force went. Accepts `MX.Example.COM.`, `[192.0.2.1]` and `IPv6:2001:db8::1`.
+    pub fn forget(&self, key: Option<&str>) -> io::Result<usize> {
+        let now = SystemTime::now();
+        let mut state = self.lock();
+        state.refresh(&self.path);
+        let mut entries = state.entries.clone();
+        let removed: Vec<Entry> = match key {
+            Some(key) => entries.remove(&normalize_key(key)).into_iter().collect(),
+            None => std::mem::take(&mut entries).into_values().collect(),
+        };
+        if removed.is_empty() {
+            return Ok(0);
+        }
+        state.replace(&self.path, entries, now)?;
+        Ok(removed.iter().filter(|entry| entry.until > now).count())
+    }
+
+    /// The snapshot; a panic in another thread cannot leave it half-changed (changes
+    /// are built on a copy and swapped in), so a poisoned lock is still usable.
+    fn lock(&self) -> MutexGuard<'_, Snapshot> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The key a host name is remembered under: lower case, without the trailing dot.
+pub fn host_key(host: &str) -> String {
+    host.trim().trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// The key for text a user typed: an IP address in its canonical form (also written
+/// `[ip]` or `IPv6:ip`), else a host name as [`host_key`] has it.
+pub fn normalize_key(text: &str) -> String {
+    let trimmed = text.trim();
+    let bare = trimmed
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .unwrap_or(trimmed);
+    let bare = strip_ipv6_tag(bare).unwrap_or(bare);
+    match bare.parse::<IpAddr>() {
+        Ok(ip) => ip.to_string(),
+        Err(_) => host_key(trimmed),
+    }
+}
+
+fn strip_ipv6_tag(text: &str) -> Option<&str> {
+    let (tag, rest) = text.split_at_checked(5)?;
+    tag.eq_ignore_ascii_case("IPv6:").then_some(rest)
+}
+
+impl Entry {
+    fn remembered(&self, key: &str) -> Remembered {
+        Remembered {
+            key: key.to_owned(),
+            until: self.until,
+            recorded: self.recorded,
+            reason: self.reason.clone(),
+        }
+    }
+}
+
+impl Snapshot {
+    fn live(&self, key: &str, now: SystemTime) -> Option<Remembered> {
+        self.entries
+            .get(key)
+            .filter(|entry| entry.until > now)
+            .map(|entry| entry.remembered(key))
+    }
+
+    /// Writes `entries` (less those expired at `now`) and makes them the snapshot.
+    fn replace(
+        &mut self,
+        path: &Path,
+        mut entries: BTreeMap<String, Entry>,
+        now: SystemTime,
+    ) -> io::Result<()> {
+        entries.retain(|_, entry| entry.until > now);
+        let stamp = store::write_atomically(path, &entries)?;
+        self.entries = entries;
+        self.stamp = stamp;
+        Ok(())
+    }
+}
