@@ -46,9 +46,10 @@ def assert_went_straight_to_plaintext(daemon, queue_id: str, connections) -> Non
     assert (sent["tls"], sent["verify"]) == ("none", "CLEAR"), sent
 
 
-def assert_starttls_tried(connections) -> None:
+def assert_starttls_tried(connections, why: str = "") -> None:
+    """STARTTLS was tried (and broke), then the mail went over a plaintext connection."""
     assert [(c.starttls, c.messages) for c in connections] == [
-        (StartTls.GARBAGE_SENT, 0), (StartTls.NOT_ATTEMPTED, 1)], connections
+        (StartTls.GARBAGE_SENT, 0), (StartTls.NOT_ATTEMPTED, 1)], f"{why}\n{connections}"
 
 
 def test_remembered_host_gets_plaintext_until_forgotten(
@@ -70,9 +71,11 @@ def test_remembered_host_gets_plaintext_until_forgotten(
     assert HOST in json.dumps(as_json) and PEER in json.dumps(as_json), as_json
 
     daemon.cli("tls-memory", "forget", HOST)
-    assert HOST not in daemon.cli("tls-memory", "list").stdout.decode()
+    listed = daemon.cli("tls-memory", "list").stdout.decode()
+    assert HOST not in listed, listed
     _, third = deliver(daemon, peer, "memory-3", 3)
-    assert_starttls_tried(third)
+    assert_starttls_tried(third, f"`tls-memory forget {HOST}` must bring STARTTLS back "
+                                 f"(also for the host's IP); `tls-memory list` now:\n{listed}")
     assert len(remembered_lines(daemon)) == 1
 
 

@@ -93,9 +93,28 @@ impl TlsMemory {
         let mut state = self.lock();
         state.refresh(&self.path);
         let mut entries = state.entries.clone();
-        let keys = [Some(normalize_key(host)), ip.map(|ip| ip.to_string())];
-        for key in keys.into_iter().flatten().filter(|key| !key.is_empty()) {
-            entries.insert(key, entry.clone());
+        let host_key = Some(normalize_key(host)).filter(|key| !key.is_empty());
+        let ip_key = ip
+            .map(|ip| ip.to_string())
+            .filter(|key| Some(key) != host_key.as_ref());
+        if let Some(key) = &host_key {
+            let with = ip_key.clone();
+            entries.insert(
+                key.clone(),
+                Entry {
+                    with,
+                    ..entry.clone()
+                },
+            );
+        }
+        if let Some(key) = ip_key {
+            entries.insert(
+                key,
+                Entry {
+                    with: host_key,
+                    ..entry
+                },
+            );
         }
         state.replace(&self.path, entries, now)
     }
@@ -112,15 +131,31 @@ impl TlsMemory {
             .collect()
     }
 
-    /// Forgets one key (host or IP text), or everything with `None`; how many entries
-    /// still in force went. Accepts `MX.Example.COM.`, `[192.0.2.1]` and `IPv6:2001:db8::1`.
+    /// Forgets one key (host or IP text) together with the key remembered with it by the
+    /// same failure (a host and the address it had), or everything with `None`; how many
+    /// entries still in force went. Accepts `MX.Example.COM.`, `[192.0.2.1]` and
+    /// `IPv6:2001:db8::1`.
     pub fn forget(&self, key: Option<&str>) -> io::Result<usize> {
         let now = SystemTime::now();
         let mut state = self.lock();
         state.refresh(&self.path);
         let mut entries = state.entries.clone();
         let removed: Vec<Entry> = match key {
-            Some(key) => entries.remove(&normalize_key(key)).into_iter().collect(),
+            Some(key) => {
+                let key = normalize_key(key);
+                let linked = entries.get(&key).and_then(|entry| entry.with.clone());
+                let mut removed: Vec<Entry> = entries.remove(&key).into_iter().collect();
+                let partners: Vec<String> = entries
+                    .iter()
+                    .filter(|(other, entry)| {
+                        Some(other.as_str()) == linked.as_deref()
+                            || entry.with.as_deref() == Some(key.as_str())
+                    })
+                    .map(|(other, _)| other.clone())
+                    .collect();
+                removed.extend(partners.iter().filter_map(|other| entries.remove(other)));
+                removed
+            }
             None => std::mem::take(&mut entries).into_values().collect(),
         };
         if removed.is_empty() {

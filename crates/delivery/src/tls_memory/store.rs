@@ -18,7 +18,7 @@ use super::normalize_key;
 
 const HEADER: &str = "# Posthorn's broken-TLS memory: deliveries to these hosts and IPs skip STARTTLS\n\
                       # until the time given. Managed by `posthorn tls-memory`; edits are re-read.\n\
-                      # key until(unix seconds) recorded(unix seconds) reason\n";
+                      # key until(unix seconds) recorded(unix seconds) [with=KEY] reason\n";
 
 /// What one key maps to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +26,9 @@ pub(super) struct Entry {
     pub until: SystemTime,
     pub recorded: SystemTime,
     pub reason: String,
+    /// The other key the same failure was remembered under (a host and its address),
+    /// so forgetting one forgets both.
+    pub with: Option<String>,
 }
 
 impl Entry {
@@ -36,6 +39,7 @@ impl Entry {
             until: from_unix(to_unix(until)),
             recorded: from_unix(to_unix(recorded)),
             reason: one_line(reason),
+            with: None,
         }
     }
 }
@@ -141,7 +145,14 @@ pub(super) fn parse(text: &str, path: &Path) -> BTreeMap<String, Entry> {
 fn parse_line(line: &str) -> Option<(String, Entry)> {
     let (key, rest) = next_field(line)?;
     let (until, rest) = next_field(rest)?;
-    let (recorded, reason) = next_field(rest).unwrap_or((rest, ""));
+    let (recorded, rest) = next_field(rest).unwrap_or((rest, ""));
+    let (with, reason) = match rest.strip_prefix("with=") {
+        Some(linked) => {
+            let (other, reason) = next_field(linked).unwrap_or((linked, ""));
+            (Some(normalize_key(other)), reason)
+        }
+        None => (None, rest),
+    };
     let key = normalize_key(key);
     if key.is_empty() || recorded.is_empty() {
         return None;
@@ -152,6 +163,7 @@ fn parse_line(line: &str) -> Option<(String, Entry)> {
             until: from_unix(until.parse().ok()?),
             recorded: from_unix(recorded.parse().ok()?),
             reason: reason.trim().to_owned(),
+            with: with.filter(|other| !other.is_empty()),
         },
     ))
 }
@@ -166,8 +178,13 @@ fn next_field(text: &str) -> Option<(&str, &str)> {
 pub(super) fn format(entries: &BTreeMap<String, Entry>) -> String {
     let mut text = String::from(HEADER);
     for (key, entry) in entries {
+        let with = entry
+            .with
+            .as_ref()
+            .map(|other| format!("with={other} "))
+            .unwrap_or_default();
         let line = format!(
-            "{key} {} {} {}",
+            "{key} {} {} {with}{}",
             to_unix(entry.until),
             to_unix(entry.recorded),
             entry.reason

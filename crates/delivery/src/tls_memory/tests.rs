@@ -214,9 +214,15 @@ fn forget_one_key_or_everything() {
             .remember(host, Some(ip(address)), "eof", DAY, now)
             .unwrap();
     }
-    assert_eq!(memory.forget(Some("A.Example.")).unwrap(), 1);
-    assert_eq!(memory.forget(Some("[192.0.2.1]")).unwrap(), 1);
+    // A host and the address remembered with it go together, from either side.
+    assert_eq!(memory.forget(Some("A.Example.")).unwrap(), 2);
+    assert_eq!(memory.forget(Some("[192.0.2.1]")).unwrap(), 0);
     assert_eq!(memory.forget(Some("nowhere.example")).unwrap(), 0);
+    assert_eq!(keys(&scratch.memory(), now), ["192.0.2.2", "b.example"]);
+    memory
+        .remember("c.example", Some(ip("192.0.2.3")), "eof", DAY, now)
+        .unwrap();
+    assert_eq!(memory.forget(Some("192.0.2.3")).unwrap(), 2);
     assert_eq!(keys(&scratch.memory(), now), ["192.0.2.2", "b.example"]);
 
     assert_eq!(memory.forget(None).unwrap(), 2);
@@ -391,8 +397,8 @@ fn the_file_is_readable_text() {
     assert_eq!(
         entries,
         [
-            format!("192.0.2.7 {until} {T0} eof"),
-            format!("mx.example {until} {T0} eof")
+            format!("192.0.2.7 {until} {T0} with=mx.example eof"),
+            format!("mx.example {until} {T0} with=192.0.2.7 eof")
         ]
     );
 }
