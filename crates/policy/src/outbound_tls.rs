@@ -252,3 +252,16 @@ fn literal_ip(host: &str) -> Option<IpAddr> {
     let inner = crate::keys::strip_ipv6_prefix(inner).unwrap_or(inner);
     inner.parse().ok()
 }
+
+impl From<posthorn_config::StartTlsMode> for TlsMode {
+    /// The mode `outbound.starttls` sets before the access map is consulted.
+    fn from(mode: posthorn_config::StartTlsMode) -> Self {
+        use posthorn_config::StartTlsMode;
+        match mode {
+            StartTlsMode::Off => TlsMode::Off,
+            StartTlsMode::Opportunistic => TlsMode::Opportunistic,
+            StartTlsMode::Required => TlsMode::Required,
+            StartTlsMode::Verified => TlsMode::Verified,
+        }
+    }
+}

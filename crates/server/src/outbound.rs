@@ -80,7 +80,7 @@ pub(crate) fn routing(config: &Config) -> Result<Routing, ServerError> {
         router: router(config)?,
         access: Arc::new(access),
         tls: TlsSettings {
-            mode: tls_mode(config.outbound.starttls),
+            mode: TlsMode::from(config.outbound.starttls),
             failure: config.outbound.tls_failure,
             memory: config.outbound.tls_failure_memory,
             plaintext_retry: config.outbound.plaintext_retry,
@@ -108,15 +108,6 @@ fn router(config: &Config) -> Result<Router, ServerError> {
         config.outbound.port,
         resolver,
     ))
-}
-
-fn tls_mode(mode: StartTlsMode) -> TlsMode {
-    match mode {
-        StartTlsMode::Off => TlsMode::Off,
-        StartTlsMode::Opportunistic => TlsMode::Opportunistic,
-        StartTlsMode::Required => TlsMode::Required,
-        StartTlsMode::Verified => TlsMode::Verified,
-    }
 }
 
 /// The `policy=` of delivery log lines when no access-map entry decided.

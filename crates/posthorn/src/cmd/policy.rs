@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use posthorn_config::{StartTlsMode, TlsFailure};
+use posthorn_config::TlsFailure;
 use posthorn_policy::{
     outbound_policy, AccessMap, Destination, LookupStep, PolicySource, Requirements, TlsMode,
     TlsPolicy,
@@ -44,7 +44,7 @@ pub fn run(args: PolicyArgs) -> anyhow::Result<ExitCode> {
         ip: args.ip,
         recipient_domain: args.rcpt_domain.as_deref().unwrap_or(host),
     };
-    let starttls = tls_mode(config.outbound.starttls);
+    let starttls = TlsMode::from(config.outbound.starttls);
     let explanation = Explanation {
         destination,
         starttls,
@@ -70,15 +70,6 @@ fn write_stdout(output: &str) -> anyhow::Result<()> {
     {
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         result => result.context("writing to stdout"),
-    }
-}
-
-fn tls_mode(mode: StartTlsMode) -> TlsMode {
-    match mode {
-        StartTlsMode::Off => TlsMode::Off,
-        StartTlsMode::Opportunistic => TlsMode::Opportunistic,
-        StartTlsMode::Required => TlsMode::Required,
-        StartTlsMode::Verified => TlsMode::Verified,
     }
 }
 
@@ -433,6 +424,7 @@ result: verified (tls_rcpt:access:2): TLS with a verified certificate is require
 
     #[test]
     fn config_modes_map_one_to_one() {
+        use posthorn_config::StartTlsMode;
         let cases = [
             (StartTlsMode::Off, TlsMode::Off),
             (StartTlsMode::Opportunistic, TlsMode::Opportunistic),
@@ -440,7 +432,7 @@ result: verified (tls_rcpt:access:2): TLS with a verified certificate is require
             (StartTlsMode::Verified, TlsMode::Verified),
         ];
         for (config, mode) in cases {
-            assert_eq!(tls_mode(config), mode);
+            assert_eq!(TlsMode::from(config), mode);
         }
     }
 }
