@@ -1,6 +1,7 @@
 """Fixtures for the end-to-end tests: the binary, test certificates and daemons that are
 always cleaned up; for delivery, a DNS server, SMTP sinks and Postfix as remote MX hosts;
-for outbound TLS, peers with scripted STARTTLS faults and working TLS peers (`tls_peers`).
+for outbound TLS, peers with scripted STARTTLS faults and working TLS peers (`tls_peers`);
+for AUTH, daemons with submission listeners and users, and a real Dovecot (`dovecot`).
 Entry point: `cargo build && pytest tests/e2e -x -q`."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dns_server import MX, A, DnsServer  # noqa: E402
+from dovecot import Dovecot  # noqa: E402
 from peers import PostfixPeer, SmtpSink  # noqa: E402
 from posthorn_harness import (  # noqa: E402
     Daemon, delivery_config, free_port, merge, posthorn_binary)
@@ -264,3 +266,49 @@ def tls_daemon_factory(delivery_daemon_factory: Callable[..., Daemon],
         return delivery_daemon_factory(overrides, start=start)
 
     return make
+
+
+# --- AUTH and submission (issue 5): users, a daemon that relays only after AUTH, Dovecot ---
+
+# Users every `auth_daemon_factory` daemon has in its password file: one bare name (its
+# own address is name@HOSTNAME) and one that is an address.
+AUTH_USERS = {"alice": "alice-secret", "bob@client.test": "bob-secret"}
+
+# 127.0.0.1, where the tests connect from, may relay only once authenticated.
+RELAY_ONLY_AFTER_AUTH = {"relay": {"networks": ["192.0.2.0/24"]}}
+
+
+@pytest.fixture
+def auth_daemon_factory(daemon_factory: Callable[..., Daemon], certs: CertificateFiles,
+                        tmp_path: Path) -> Callable[..., Daemon]:
+    """Makes started daemons with `mta`, `submission` and `smtps` listeners, the test
+    certificate, relaying only for 192.0.2.0/24, and `[auth]` from `auth`. With `users`
+    (default AUTH_USERS) `auth.password_file` is set and each user added with
+    `posthorn passwd add` before the start; `users=None` leaves the password file out
+    (for `dovecot_socket`)."""
+    files_made: list[Path] = []
+
+    def make(auth: dict | None = None, users: dict[str, str] | None = AUTH_USERS,
+             config: dict | None = None) -> Daemon:
+        auth_table = dict(auth or {})
+        if users is not None:
+            password_file = tmp_path / f"passwd{len(files_made)}"
+            files_made.append(password_file)
+            auth_table["password_file"] = str(password_file)
+        overrides = merge(merge(certs.tls_config(), RELAY_ONLY_AFTER_AUTH),
+                          {"auth": auth_table})
+        daemon = daemon_factory(listeners=("mta", "submission", "smtps"),
+                                config=merge(overrides, config or {}), start=False)
+        for user, password in (users or {}).items():
+            daemon.add_user(user, password)
+        return daemon.start()
+
+    return make
+
+
+@pytest.fixture
+def dovecot() -> Dovecot:
+    """A running Dovecot auth service with the user `dave` (`dovecot.DEFAULT_USERS`);
+    its auth-client socket is `dovecot.socket`. Stopped at the end of the test."""
+    with Dovecot() as server:
+        yield server

@@ -12,6 +12,7 @@ stays in the queue (pending or deferred) where the tests can look at it.
 
 from __future__ import annotations
 
+import base64
 import email
 import email.message
 import email.policy
@@ -228,6 +229,18 @@ class Daemon:
                 f"stderr:\n{result.stderr.decode(errors='replace')}")
         return result
 
+    def add_user(self, user: str, password: str) -> None:
+        """`posthorn passwd add USER -c CONFIG` with the password on stdin, as an
+        administrator would pipe it (`echo PASSWORD | posthorn passwd add USER`)."""
+        command = [str(posthorn_binary()), "passwd", "add", user, "-c", str(self.config_file)]
+        result = subprocess.run(command, input=(password + "\n").encode(),
+                                capture_output=True, timeout=30)
+        if result.returncode != 0:
+            raise HarnessError(
+                f"{' '.join(command)} exited with {result.returncode}\n"
+                f"stdout:\n{result.stdout.decode(errors='replace')}\n"
+                f"stderr:\n{result.stderr.decode(errors='replace')}")
+
     def queue(self) -> list[dict[str, Any]]:
         """`posthorn queue list --json`, parsed."""
         output = self.cli("queue", "list", "--json").stdout
@@ -351,8 +364,11 @@ class RawSmtp:
     """SMTP over a plain socket, sending exactly the bytes it is given."""
 
     def __init__(self, port: int, *, implicit_tls: ssl.SSLContext | None = None,
-                 timeout: float = IO_TIMEOUT):
-        self.sock: socket.socket = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+                 timeout: float = IO_TIMEOUT, source: str | None = None):
+        # `source`: the loopback address to connect from (127.0.0.2 is another client IP).
+        self.sock: socket.socket = socket.create_connection(
+            ("127.0.0.1", port), timeout=timeout,
+            source_address=None if source is None else (source, 0))
         if implicit_tls is not None:
             self.sock = implicit_tls.wrap_socket(self.sock, server_hostname="localhost")
         self.buffer = b""
@@ -623,3 +639,63 @@ def wait_for_to_line(daemon: Daemon, queue_id: str, recipient: str, stat: str,
 def starttls_client_lines(daemon: Daemon) -> list[dict[str, str]]:
     """Every `STARTTLS=client, ...` line as fields, oldest first."""
     return [dict(log_fields(match.string)) for match in daemon.log_matching(r"STARTTLS=client, ")]
+
+
+# --- AUTH (issue 5): SASL PLAIN and LOGIN by hand, `AUTH=server` lines ----------------
+
+# The `relay=` of a line about a test client: `[127.0.0.1]`, or `name [127.0.0.1]`.
+LOOPBACK_RELAY = re.compile(r"^(?:\S+ )?\[127\.0\.0\.1\]$")
+# The `reject=` of a failed AUTH: the quoted 535 reply.
+REJECT_535 = re.compile(r'^"535 5\.7\.8 .*"$')
+
+
+def trusting(ca: Path) -> ssl.SSLContext:
+    """A client context that verifies the server against the test CA `ca`."""
+    return ssl.create_default_context(cafile=str(ca))
+
+
+def plain_response(user: str, password: str) -> str:
+    """The base64 SASL PLAIN response (RFC 4616): empty authzid, authcid, password."""
+    return base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+
+
+def auth_plain(client: RawSmtp, user: str, password: str) -> Reply:
+    """`AUTH PLAIN <initial response>`; the final reply."""
+    return client.command(f"AUTH PLAIN {plain_response(user, password)}")
+
+
+def auth_login(client: RawSmtp, user: str, password: str) -> Reply:
+    """`AUTH LOGIN`, then the user name and password each after a 334 challenge; the
+    first reply that is not 334."""
+    reply = client.command("AUTH LOGIN")
+    for answer in (user, password):
+        if reply.code != 334:
+            return reply
+        reply = client.command(base64.b64encode(answer.encode()).decode())
+    return reply
+
+
+def tls_submission_session(port: int, context: ssl.SSLContext, source: str | None = None
+                           ) -> RawSmtp:
+    """A RawSmtp on a submission listener after banner, EHLO, STARTTLS and EHLO again."""
+    client = RawSmtp(port, source=source)
+    client.expect(None, 220)
+    client.ehlo()
+    client.expect("STARTTLS", 220)
+    client.starttls(context)
+    client.ehlo()
+    return client
+
+
+def auth_server_lines(daemon: Daemon) -> list[dict[str, str]]:
+    """Every `AUTH=server, ...` line as fields, oldest first."""
+    return [dict(log_fields(match.string)) for match in daemon.log_matching(r"AUTH=server, ")]
+
+
+def ehlo_auth_mechanisms(ehlo: Reply) -> set[str] | None:
+    """The mechanisms of the `AUTH` keyword of an EHLO reply, None when not offered."""
+    for line in ehlo.lines[1:]:
+        keyword, _, mechanisms = line.partition(" ")
+        if keyword.upper() == "AUTH":
+            return set(mechanisms.upper().split())
+    return None

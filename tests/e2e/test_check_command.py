@@ -196,3 +196,40 @@ def test_config_syntax_error_is_one_finding_with_its_line(posthorn_bin, tmp_path
     code, found = findings(posthorn_bin, config)
     assert (code, checks(found)) == (78, [("config", "error")])
     assert (found[0]["file"], found[0]["line"]) == (str(config), 3)
+
+
+def test_clean_config_exits_0_and_leaves_the_spool_as_it_was(posthorn_bin, tmp_path):
+    access = tmp_path / "access"
+    access.write_text("Try_TLS:broken.example NO\n")
+    config = write_config(tmp_path, maps={"access": str(access)})
+    result = run_check(posthorn_bin, config)
+    assert (result.returncode, result.stdout) == (0, f"{config}: no problems found\n")
+    # The spool was created to try it (write, fsync) and removed again.
+    assert not (tmp_path / "spool").exists()
+
+
+def test_spool_that_cannot_be_created_is_an_error_at_its_line(posthorn_bin, tmp_path):
+    # Tests run as root, which chmod cannot stop: a path under a regular file can
+    # never become a directory, for anyone.
+    (tmp_path / "afile").write_text("")
+    spool = tmp_path / "afile" / "spool"
+    config = tmp_path / "posthorn.toml"
+    config.write_text(f'hostname = "{EHLO}"\nspool = "{spool}"\n')
+    code, found = findings(posthorn_bin, config)
+    assert (code, checks(found)) == (78, [("spool-unwritable", "error")])
+    assert (found[0]["file"], found[0]["line"]) == (str(config), 2)
+    assert "mkdir -p" in found[0]["fix"]
+
+
+def test_spool_on_tmpfs_is_a_warning(posthorn_bin, tmp_path):
+    # /dev/shm is tmpfs on Linux: mail there would not survive a reboot.
+    shm = Path("/dev/shm") / f"posthorn-check-{tmp_path.name}"
+    shm.mkdir()
+    try:
+        config = tmp_path / "posthorn.toml"
+        config.write_text(f'hostname = "{EHLO}"\nspool = "{shm}"\n')
+        code, found = findings(posthorn_bin, config)
+        assert (code, checks(found)) == (1, [("spool-volatile", "warning")])
+        assert "tmpfs" in found[0]["problem"]
+    finally:
+        shm.rmdir()

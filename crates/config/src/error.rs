@@ -98,6 +98,10 @@ pub enum ConfigErrorKind {
     },
     #[error("`log.file` and `log.syslog = true` are both set; choose one")]
     LogDestinationConflict,
+    #[error(
+        "`auth.password_file` and `auth.dovecot_socket` are both set; choose one AUTH backend"
+    )]
+    AuthBackendConflict,
 }
 
 impl fmt::Display for ConfigError {

@@ -18,6 +18,8 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     pub tls: RawTls,
     #[serde(default)]
+    pub inbound: RawInbound,
+    #[serde(default)]
     pub outbound: RawOutbound,
     #[serde(default)]
     pub dns: RawDns,
@@ -53,6 +55,12 @@ pub(crate) struct RawTls {
     pub client_certificate: Option<String>,
     pub client_private_key: Option<String>,
     pub ca_bundle: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawInbound {
+    pub tls_failure_memory: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -94,8 +102,11 @@ pub(crate) struct RawMaps {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawAuth {
-    pub password_file: Option<String>,
-    pub dovecot_socket: Option<String>,
+    pub password_file: Option<Spanned<String>>,
+    pub dovecot_socket: Option<Spanned<String>>,
+    pub max_failures: Option<Spanned<u32>>,
+    pub failure_window: Option<Spanned<String>>,
+    pub sender_must_match: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -17,6 +17,7 @@ pub struct Config {
     pub spool: PathBuf,
     pub listeners: Vec<Listener>,
     pub tls: TlsSettings,
+    pub inbound: Inbound,
     pub outbound: Outbound,
     pub dns: Dns,
     pub relay: Relay,
@@ -66,6 +67,14 @@ pub struct TlsSettings {
     pub client_certificate: Option<PathBuf>,
     pub client_private_key: Option<PathBuf>,
     pub ca_bundle: Option<PathBuf>,
+}
+
+/// `[inbound]`: how the server treats connecting clients' TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Inbound {
+    /// How long a client whose STARTTLS handshake failed is not offered STARTTLS
+    /// (remembered by IP, so its mail gets through in plaintext); zero disables it.
+    pub tls_failure_memory: Duration,
 }
 
 /// `[outbound]`: how deliveries to other servers use TLS and where they go.
@@ -148,11 +157,33 @@ pub struct Maps {
     pub mailertable: Option<PathBuf>,
 }
 
-/// `[auth]`: where AUTH credentials are checked.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// `[auth]`: where AUTH credentials are checked (at most one backend, as Postfix
+/// allows one SASL backend), how failed attempts are throttled, and what an
+/// authenticated user may send as.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Auth {
     pub password_file: Option<PathBuf>,
     pub dovecot_socket: Option<PathBuf>,
+    /// Failed AUTH attempts from one client IP within `failure_window` after which
+    /// further attempts get `421` until the window passes; 0 means no limit.
+    pub max_failures: u32,
+    pub failure_window: Duration,
+    /// An authenticated user's MAIL FROM must be one of its addresses: the user name
+    /// when it is an address, else `user@hostname`.
+    pub sender_must_match: bool,
+}
+
+impl Default for Auth {
+    /// No backend; the production throttle and sender rule.
+    fn default() -> Auth {
+        Auth {
+            password_file: None,
+            dovecot_socket: None,
+            max_failures: 5,
+            failure_window: Duration::from_secs(10 * 60),
+            sender_must_match: true,
+        }
+    }
 }
 
 /// `[queue]`: when senders hear about slow or failed deliveries, how often a

@@ -13,7 +13,8 @@ use toml::Spanned;
 use crate::error::{ConfigError, ConfigErrorKind, Position};
 use crate::names::check_host_name;
 use crate::raw::{
-    RawConfig, RawLimits, RawListener, RawLog, RawOutbound, RawQueue, RawSize, RawTimeouts, RawTls,
+    RawAuth, RawConfig, RawLimits, RawListener, RawLog, RawOutbound, RawQueue, RawSize,
+    RawTimeouts, RawTls,
 };
 use crate::types::*;
 use crate::units::{parse_duration, parse_size};
@@ -50,6 +51,13 @@ impl Builder<'_> {
             spool: PathBuf::from(raw.spool.unwrap_or_else(|| DEFAULT_SPOOL.to_owned())),
             listeners: self.listeners(raw.listener)?,
             tls: tls(raw.tls),
+            inbound: Inbound {
+                tls_failure_memory: self.duration(
+                    "inbound.tls_failure_memory",
+                    raw.inbound.tls_failure_memory,
+                    "1d",
+                )?,
+            },
             outbound: self.outbound(raw.outbound)?,
             dns: Dns {
                 nameservers: self.nameservers(&raw.dns.nameservers)?,
@@ -59,14 +67,36 @@ impl Builder<'_> {
                 access: optional_path(raw.maps.access),
                 mailertable: optional_path(raw.maps.mailertable),
             },
-            auth: Auth {
-                password_file: optional_path(raw.auth.password_file),
-                dovecot_socket: optional_path(raw.auth.dovecot_socket),
-            },
+            auth: self.auth(raw.auth)?,
             queue: self.queue(raw.queue)?,
             log: self.log(raw.log)?,
             limits: self.limits(raw.limits)?,
             timeouts: self.timeouts(raw.timeouts)?,
+        })
+    }
+
+    fn auth(&self, raw: RawAuth) -> Result<Auth, ConfigError> {
+        let defaults = Auth::default();
+        let password_file = raw.password_file.map(Spanned::into_inner);
+        let password_file = optional_path(password_file);
+        let dovecot_socket = match raw.dovecot_socket {
+            Some(socket) if password_file.is_some() && !socket.get_ref().trim().is_empty() => {
+                return Err(self.error_at(&socket, ConfigErrorKind::AuthBackendConflict))
+            }
+            socket => optional_path(socket.map(Spanned::into_inner)),
+        };
+        Ok(Auth {
+            password_file,
+            dovecot_socket,
+            max_failures: raw
+                .max_failures
+                .map_or(defaults.max_failures, Spanned::into_inner),
+            failure_window: self.positive_duration(
+                "auth.failure_window",
+                raw.failure_window,
+                "10m",
+            )?,
+            sender_must_match: raw.sender_must_match.unwrap_or(defaults.sender_must_match),
         })
     }
 

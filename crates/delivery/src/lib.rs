@@ -8,6 +8,7 @@
 mod connection;
 mod deliverer;
 pub mod maillog;
+pub mod probe;
 pub mod route;
 mod stream;
 mod tls;

@@ -7,13 +7,16 @@ use std::sync::Arc;
 
 use posthorn_tls::CertifiedKeyPaths;
 use rustls::client::WebPkiServerVerifier;
+use rustls::client::{ResolvesClientCert, Resumption, WantsClientCert};
 use rustls::pki_types::ServerName;
-use rustls::{ClientConfig, RootCertStore};
+use rustls::{ClientConfig, ConfigBuilder, RootCertStore};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 use crate::verify::{check_certificate, RecordOnlyVerifier, Verify};
+
+type ClientCertBuilder = ConfigBuilder<ClientConfig, WantsClientCert>;
 
 /// What a finished handshake looked like, for the `STARTTLS=client` line and `to=` lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,24 +58,7 @@ impl TlsClient {
         ca_bundle: Option<&Path>,
         client: Option<&CertifiedKeyPaths>,
     ) -> Result<TlsClient, TlsSetupError> {
-        let roots = Arc::new(trust_anchors(ca_bundle)?);
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let verifier = if roots.is_empty() {
-            tracing::warn!("no trust anchors: outbound certificates cannot be verified");
-            None
-        } else {
-            Some(
-                WebPkiServerVerifier::builder_with_provider(
-                    Arc::clone(&roots),
-                    Arc::clone(&provider),
-                )
-                .build()?,
-            )
-        };
-        let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
-            .with_safe_default_protocol_versions()?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(RecordOnlyVerifier::new(provider)));
+        let (builder, verifier) = client_config_builder(ca_bundle)?;
         let config = match client {
             Some(paths) => builder.with_client_auth_cert(
                 posthorn_tls::load_chain(&paths.certificate)?,
@@ -80,6 +66,22 @@ impl TlsClient {
             )?,
             None => builder.with_no_client_auth(),
         };
+        Ok(TlsClient {
+            connector: TlsConnector::from(Arc::new(config)),
+            verifier,
+        })
+    }
+
+    /// A client whose certificate `resolver` picks, for `posthorn probe`: the resolver
+    /// sees whether the server asked for one. Session resumption is off, so that every
+    /// handshake shows the full chain and any certificate request.
+    pub fn with_client_cert_resolver(
+        ca_bundle: Option<&Path>,
+        resolver: Arc<dyn ResolvesClientCert>,
+    ) -> Result<TlsClient, TlsSetupError> {
+        let (builder, verifier) = client_config_builder(ca_bundle)?;
+        let mut config = builder.with_client_cert_resolver(resolver);
+        config.resumption = Resumption::disabled();
         Ok(TlsClient {
             connector: TlsConnector::from(Arc::new(config)),
             verifier,
@@ -122,6 +124,30 @@ impl TlsClient {
         };
         Ok((stream, outcome))
     }
+}
+
+/// The rustls configuration up to the client certificate: every server certificate is
+/// accepted during the handshake and checked afterwards against the trust anchors
+/// (`None` without any: then every certificate is `FAIL`).
+fn client_config_builder(
+    ca_bundle: Option<&Path>,
+) -> Result<(ClientCertBuilder, Option<Arc<WebPkiServerVerifier>>), TlsSetupError> {
+    let roots = Arc::new(trust_anchors(ca_bundle)?);
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = if roots.is_empty() {
+        tracing::warn!("no trust anchors: outbound certificates cannot be verified");
+        None
+    } else {
+        Some(
+            WebPkiServerVerifier::builder_with_provider(Arc::clone(&roots), Arc::clone(&provider))
+                .build()?,
+        )
+    };
+    let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(RecordOnlyVerifier::new(provider)));
+    Ok((builder, verifier))
 }
 
 fn trust_anchors(ca_bundle: Option<&Path>) -> Result<RootCertStore, TlsSetupError> {

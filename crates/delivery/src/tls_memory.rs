@@ -7,6 +7,10 @@
 //! change rewrites the file atomically; every lookup stats it and re-reads it when
 //! another process replaced it. It does not decide whether plaintext is allowed: the
 //! caller still applies the destination's TLS policy.
+//!
+//! The server keeps its inbound memory in the same file: clients (by IP) whose STARTTLS
+//! handshake failed, under keys `client:IP` ([`CLIENT_PREFIX`]), so that they are not
+//! offered STARTTLS for a while. `forget IP` clears the outbound and the inbound entry.
 
 mod store;
 #[cfg(test)]
@@ -23,6 +27,10 @@ use store::{Entry, Snapshot};
 
 /// The file name of the memory inside the spool directory.
 pub const FILE_NAME: &str = "tls-memory";
+
+/// The key prefix of inbound entries: `client:192.0.2.1` is a connecting client whose
+/// STARTTLS handshake failed (as opposed to `192.0.2.1`, a server we deliver to).
+pub const CLIENT_PREFIX: &str = "client:";
 
 /// The broken-TLS memory of one spool; cheap to share behind an `Arc`.
 #[derive(Debug)]
@@ -119,6 +127,33 @@ impl TlsMemory {
         state.replace(&self.path, entries, now)
     }
 
+    /// The entry saying that the client at `ip` failed its STARTTLS handshake, if any.
+    pub fn broken_client(&self, ip: IpAddr, now: SystemTime) -> Option<Remembered> {
+        let mut state = self.lock();
+        state.refresh(&self.path);
+        state.live(&client_key(ip), now)
+    }
+
+    /// Remembers the client at `ip` as unable to finish a STARTTLS handshake for `ttl`
+    /// from now; a zero `ttl` records nothing.
+    pub fn remember_client(
+        &self,
+        ip: IpAddr,
+        reason: &str,
+        ttl: Duration,
+        now: SystemTime,
+    ) -> io::Result<()> {
+        if ttl.is_zero() {
+            return Ok(());
+        }
+        let until = now.checked_add(ttl).unwrap_or(now);
+        let mut state = self.lock();
+        state.refresh(&self.path);
+        let mut entries = state.entries.clone();
+        entries.insert(client_key(ip), Entry::new(until, now, reason));
+        state.replace(&self.path, entries, now)
+    }
+
     /// Every entry still in force at `now`, ordered by key.
     pub fn list(&self, now: SystemTime) -> Vec<Remembered> {
         let mut state = self.lock();
@@ -145,6 +180,9 @@ impl TlsMemory {
                 let key = normalize_key(key);
                 let linked = entries.get(&key).and_then(|entry| entry.with.clone());
                 let mut removed: Vec<Entry> = entries.remove(&key).into_iter().collect();
+                if let Ok(ip) = key.parse::<IpAddr>() {
+                    removed.extend(entries.remove(&client_key(ip)));
+                }
                 let partners: Vec<String> = entries
                     .iter()
                     .filter(|(other, entry)| {
@@ -172,15 +210,27 @@ impl TlsMemory {
     }
 }
 
+/// The key a connecting client is remembered under (`client:192.0.2.1`).
+pub fn client_key(ip: IpAddr) -> String {
+    format!("{CLIENT_PREFIX}{ip}")
+}
+
 /// The key a host name is remembered under: lower case, without the trailing dot.
 pub fn host_key(host: &str) -> String {
     host.trim().trim_end_matches('.').to_ascii_lowercase()
 }
 
 /// The key for text a user typed: an IP address in its canonical form (also written
-/// `[ip]` or `IPv6:ip`), else a host name as [`host_key`] has it.
+/// `[ip]` or `IPv6:ip`), an inbound `client:IP` with the address made canonical, else a
+/// host name as [`host_key`] has it.
 pub fn normalize_key(text: &str) -> String {
     let trimmed = text.trim();
+    if let Some(client) = strip_client_prefix(trimmed) {
+        return match normalize_key(client).parse::<IpAddr>() {
+            Ok(ip) => client_key(ip),
+            Err(_) => host_key(trimmed),
+        };
+    }
     let bare = trimmed
         .strip_prefix('[')
         .and_then(|rest| rest.strip_suffix(']'))
@@ -192,9 +242,21 @@ pub fn normalize_key(text: &str) -> String {
     }
 }
 
+fn strip_client_prefix(text: &str) -> Option<&str> {
+    let (prefix, rest) = text.split_at_checked(CLIENT_PREFIX.len())?;
+    prefix.eq_ignore_ascii_case(CLIENT_PREFIX).then_some(rest)
+}
+
 fn strip_ipv6_tag(text: &str) -> Option<&str> {
     let (tag, rest) = text.split_at_checked(5)?;
     tag.eq_ignore_ascii_case("IPv6:").then_some(rest)
+}
+
+impl Remembered {
+    /// The client address of an inbound entry (`client:IP`); `None` for a destination.
+    pub fn client(&self) -> Option<&str> {
+        self.key.strip_prefix(CLIENT_PREFIX)
+    }
 }
 
 impl Entry {
@@ -228,5 +290,104 @@ impl Snapshot {
         self.entries = entries;
         self.stamp = stamp;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod inbound_tests {
+    use std::net::IpAddr;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+
+    const DAY: Duration = Duration::from_secs(86_400);
+
+    fn at(seconds: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(seconds)
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    /// A fresh directory per test (removed when dropped) and the memory in it.
+    struct Scratch(PathBuf);
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn scratch(name: &str) -> (Scratch, TlsMemory) {
+        let dir = std::env::temp_dir().join(format!(
+            "posthorn-inbound-memory-{name}-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let memory = TlsMemory::in_spool(&dir);
+        (Scratch(dir), memory)
+    }
+
+    #[test]
+    fn a_client_is_remembered_apart_from_a_destination_with_its_address() {
+        let (dir, memory) = scratch("remembered");
+        let now = at(1_700_000_000);
+        memory
+            .remember_client(ip("192.0.2.1"), "handshake timed out", DAY, now)
+            .unwrap();
+        let entry = memory.broken_client(ip("192.0.2.1"), now).unwrap();
+        assert_eq!(entry.key, "client:192.0.2.1");
+        assert_eq!(entry.client(), Some("192.0.2.1"));
+        assert_eq!(entry.until, at(1_700_000_000 + 86_400));
+        assert_eq!(entry.reason, "handshake timed out");
+        // Outbound deliveries to that address still try STARTTLS.
+        assert_eq!(memory.broken("192.0.2.1", Some(ip("192.0.2.1")), now), None);
+        assert_eq!(memory.broken_client(ip("192.0.2.2"), now), None);
+        assert_eq!(
+            memory.broken_client(ip("192.0.2.1"), at(1_800_000_000)),
+            None
+        );
+        // A restart reads it back.
+        let reopened = TlsMemory::in_spool(&dir.0);
+        assert_eq!(reopened.list(now), vec![entry]);
+    }
+
+    #[test]
+    fn a_zero_ttl_remembers_no_client() {
+        let (_dir, memory) = scratch("zero");
+        let now = at(1_700_000_000);
+        memory
+            .remember_client(ip("::1"), "eof", Duration::ZERO, now)
+            .unwrap();
+        assert_eq!(memory.broken_client(ip("::1"), now), None);
+        assert!(!memory.path().exists());
+    }
+
+    #[test]
+    fn forgetting_an_address_forgets_its_client_entry_too() {
+        let (_dir, memory) = scratch("forget");
+        let now = SystemTime::now();
+        memory
+            .remember_client(ip("2001:db8::1"), "eof", DAY, now)
+            .unwrap();
+        memory
+            .remember("mx.example", Some(ip("2001:db8::1")), "eof", DAY, now)
+            .unwrap();
+        memory
+            .remember_client(ip("192.0.2.9"), "eof", DAY, now)
+            .unwrap();
+        assert_eq!(memory.forget(Some("[IPv6:2001:DB8::1]")).unwrap(), 3);
+        assert_eq!(memory.forget(Some("Client:192.0.2.9")).unwrap(), 1);
+        assert!(memory.list(now).is_empty());
+    }
+
+    #[test]
+    fn client_keys_are_normalised() {
+        assert_eq!(normalize_key("CLIENT:2001:DB8::0:1"), "client:2001:db8::1");
+        assert_eq!(normalize_key("client:[192.0.2.1]"), "client:192.0.2.1");
+        assert_eq!(normalize_key("client:not-an-ip"), "client:not-an-ip");
+        assert_eq!(client_key(ip("192.0.2.1")), "client:192.0.2.1");
     }
 }

@@ -60,6 +60,25 @@ pub enum Command {
     },
     /// Explain which outbound TLS policy applies to a destination, and why.
     Policy(PolicyArgs),
+    /// Manage the AUTH users in `auth.password_file`.
+    ///
+    /// Exit 0: done; 1: `remove` of a user that does not exist; 65: empty or
+    /// mismatched password; 78: no `auth.password_file` configured.
+    Passwd {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(subcommand)]
+        action: PasswdAction,
+    },
+    /// Read a sendmail setup and print the equivalent Posthorn config.
+    ///
+    /// Items that cannot be carried over get a comment saying why. Exit 0: printed;
+    /// 65: the .mc file cannot be read as m4; 66: a file is missing.
+    ImportSendmail(ImportSendmailArgs),
+    /// Live TLS diagnosis of a destination: what a delivery there would meet and do.
+    ///
+    /// Exit 0: the probe ran (whatever it found); 69: no address answered; 78: config error.
+    Probe(ProbeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -80,6 +99,19 @@ pub enum QueueAction {
     Hold { id: String },
     /// Let a held message be delivered again.
     Release { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PasswdAction {
+    /// Set USER's password, adding the user or replacing the old password.
+    ///
+    /// The password comes on stdin: prompted twice without echo on a terminal,
+    /// otherwise the first line.
+    Add { user: String },
+    /// Remove USER.
+    Remove { user: String },
+    /// List the users, one per line.
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -114,4 +146,36 @@ pub struct PolicyArgs {
     pub json: bool,
     #[command(flatten)]
     pub config: ConfigArg,
+}
+
+/// `posthorn probe DESTINATION [--json] [--timeout DURATION]`.
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// `domain` (routed as its mail: mailertable, smarthost, MX), `domain:port` (its MX
+    /// hosts on that port), `[host]` or `[host]:port` (that host's addresses), `[ip]`,
+    /// `[ip]:port` or `[IPv6:addr]` (that address).
+    #[arg(value_name = "DESTINATION")]
+    pub destination: String,
+    /// The limit for each step: connect, each reply, the TLS handshake.
+    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    pub timeout: String,
+    /// One JSON object for scripts.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+/// `posthorn import-sendmail [--mc F] [--access F] [--mailertable F]`.
+#[derive(Debug, Args)]
+pub struct ImportSendmailArgs {
+    /// sendmail's m4 config (default: /etc/mail/sendmail.mc).
+    #[arg(long, value_name = "FILE")]
+    pub mc: Option<PathBuf>,
+    /// The access map's text source (not access.db); checked as Posthorn reads it.
+    #[arg(long, value_name = "FILE")]
+    pub access: Option<PathBuf>,
+    /// The mailertable's text source; checked as Posthorn reads it.
+    #[arg(long, value_name = "FILE")]
+    pub mailertable: Option<PathBuf>,
 }

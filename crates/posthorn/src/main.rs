@@ -43,6 +43,11 @@ fn main() -> ExitCode {
         }
         cli::Command::Sendmail { arguments } => return cmd::sendmail::run("sendmail", arguments),
         cli::Command::Policy(args) => cmd::policy::run(args),
+        cli::Command::Passwd { config, action } => {
+            cmd::passwd::run(config.config.as_deref(), action)
+        }
+        cli::Command::ImportSendmail(args) => cmd::import_sendmail::run(&args),
+        cli::Command::Probe(args) => cmd::probe::run(args),
     };
     match result {
         Ok(code) => code,

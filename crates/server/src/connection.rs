@@ -5,16 +5,20 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use posthorn_config::{Config, ListenerKind, Timeouts};
 use posthorn_policy::ConnectDecision;
-use posthorn_proto::session::{Action, Phase, ServerSession, SessionConfig};
+use posthorn_proto::session::{
+    Action, AuthVerdict, Credentials, Phase, ServerSession, SessionConfig,
+};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::time::timeout;
 
 use crate::client_policy::ClientPolicy;
+use crate::features::ClientRules;
+use crate::inbound_tls::InboundTls;
 use crate::maillog;
 use crate::settings::Settings;
 use crate::storage::{MessageHandoff, Origin};
@@ -52,13 +56,16 @@ pub(crate) async fn serve(
         peer,
         relay_label: &relay_label,
         may_relay: false,
+        rules: ClientRules::look_up(settings.relay.access(), None, peer.ip()),
+        tls: None,
         handoff: MessageHandoff::new(&shared.spool, origin),
+        identity: None,
         shutdown,
     };
     let stream = match kind {
         ListenerKind::Smtps => match driver.handshake(Stream::Plain(tcp)).await {
-            Some(stream) => stream,
-            None => return,
+            Ok(stream) => stream,
+            Err(_) => return,
         },
         _ => Stream::Plain(tcp),
     };
@@ -75,17 +82,57 @@ struct Driver<'a> {
     peer: SocketAddr,
     relay_label: &'a str,
     may_relay: bool,
+    /// `Srv_Features:` and `TLS_Clt:` for this client.
+    rules: ClientRules,
+    /// What the TLS handshake established, once there was one.
+    tls: Option<InboundTls>,
     handoff: MessageHandoff<'a>,
+    /// Who the client authenticated as.
+    identity: Option<String>,
     shutdown: watch::Receiver<bool>,
 }
 
 impl Driver<'_> {
     fn session_config(&self, kind: ListenerKind) -> SessionConfig {
         let mut session = session_config(&self.settings.config);
+        if self.settings.authenticator.is_some() {
+            // Offered only once TLS is active: the session enforces that.
+            session.extensions.auth_mechanisms = vec!["PLAIN", "LOGIN"];
+        }
         session.implicit_tls = kind == ListenerKind::Smtps;
         session.extensions.starttls = kind != ListenerKind::Smtps;
         session.auth_required = kind == ListenerKind::Submission;
+        self.rules.features.apply(&mut session);
+        if session.extensions.starttls && self.tls_remembered_broken() {
+            session.extensions.starttls = false;
+        }
         session
+    }
+
+    /// Whether this client's STARTTLS handshakes failed lately, so it is not offered
+    /// STARTTLS this session (its mail then comes in plaintext); logged when so.
+    fn tls_remembered_broken(&self) -> bool {
+        if self.settings.config.inbound.tls_failure_memory.is_zero() {
+            return false;
+        }
+        let memory = &self.shared.tls_memory;
+        match memory.broken_client(self.peer.ip(), SystemTime::now()) {
+            Some(entry) => {
+                maillog::starttls_server_skipped(self.relay_label, &entry);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Remembers that this client's STARTTLS handshake failed (SPEC §4, inbound).
+    fn remember_broken_tls(&self, reason: &str) -> End {
+        let ttl = self.settings.config.inbound.tls_failure_memory;
+        let memory = &self.shared.tls_memory;
+        if let Err(error) = memory.remember_client(self.peer.ip(), reason, ttl, SystemTime::now()) {
+            tracing::warn!(file = %memory.path().display(), %error, "cannot record a client's broken TLS");
+        }
+        End::TlsFailed
     }
 
     /// The session, or a refusing one when the access map rejects this client.
@@ -108,24 +155,84 @@ impl Driver<'_> {
         }
     }
 
-    /// The server side of a TLS handshake (SMTPS or STARTTLS), logged either way; None
+    /// The server side of a TLS handshake (SMTPS or STARTTLS), asking for a client
+    /// certificate when the client's features say so, logged either way; the reason
     /// when it failed or timed out.
-    async fn handshake(&self, stream: Stream) -> Option<Stream> {
+    async fn handshake(&mut self, stream: Stream) -> Result<Stream, String> {
+        let (config, roots) = self
+            .settings
+            .tls_for(self.rules.features.request_certificate);
         let limit = self.settings.config.timeouts.tls_handshake;
-        let upgrade = stream.upgrade(Arc::clone(&self.settings.tls));
-        match timeout(limit, upgrade).await {
+        let reason = match timeout(limit, stream.upgrade(config)).await {
             Ok(Ok(stream)) => {
-                maillog::starttls_server(self.relay_label, &stream);
-                Some(stream)
+                self.tls = InboundTls::of(&stream, roots);
+                if let Some(tls) = &self.tls {
+                    maillog::starttls_server(self.relay_label, tls);
+                }
+                return Ok(stream);
             }
-            Ok(Err((error, _))) => {
-                maillog::starttls_server_failed(self.relay_label, &error.to_string());
-                None
+            Ok(Err((error, _))) => error.to_string(),
+            Err(_) => "handshake timed out".to_owned(),
+        };
+        maillog::starttls_server_failed(self.relay_label, &reason);
+        Err(reason)
+    }
+
+    /// Checks AUTH credentials: throttled clients are refused before any check; every
+    /// outcome is logged as sendmail logs `AUTH=server`.
+    async fn authenticate(&mut self, credentials: &Credentials) -> AuthVerdict {
+        let ip = self.peer.ip();
+        let throttle = &self.shared.auth_throttle;
+        let line = maillog::AuthLine {
+            relay: self.relay_label,
+            authid: &credentials.username,
+            mechanism: credentials.mechanism.name(),
+            bits: self.tls.as_ref().map_or(0, |tls| tls.summary.bits),
+        };
+        if throttle.is_throttled(ip, Instant::now()) {
+            maillog::auth_refused(&line, "421 4.7.0 too many failed authentications");
+            return AuthVerdict::Throttled;
+        }
+        let Some(authenticator) = &self.settings.authenticator else {
+            return AuthVerdict::Temporary;
+        };
+        let checked = authenticator
+            .verify(&credentials.username, &credentials.password, Some(ip))
+            .await;
+        match checked {
+            Ok(posthorn_auth::Verdict::Accepted { identity }) => {
+                throttle.record_success(ip);
+                maillog::auth_accepted(&line);
+                self.identity = Some(identity.clone());
+                AuthVerdict::Accepted { identity }
             }
-            Err(_) => {
-                maillog::starttls_server_failed(self.relay_label, "handshake timed out");
-                None
+            Ok(posthorn_auth::Verdict::Rejected) => {
+                throttle.record_failure(ip, Instant::now());
+                maillog::auth_refused(&line, "535 5.7.8 Authentication credentials invalid");
+                AuthVerdict::Rejected
             }
+            Err(error) => {
+                tracing::error!(%error, "authentication backend failed");
+                maillog::auth_refused(&line, "454 4.7.0 Temporary authentication failure");
+                AuthVerdict::Temporary
+            }
+        }
+    }
+
+    /// The policy the session asks at MAIL and RCPT, with what is known right now.
+    fn policy(&self, authenticated: bool) -> ClientPolicy<'_> {
+        ClientPolicy {
+            relay: &self.settings.relay,
+            ip: self.peer.ip(),
+            hostname: None,
+            authenticated,
+            identity: self.identity.as_deref(),
+            sender_must_match: self.settings.config.auth.sender_must_match,
+            our_hostname: &self.settings.config.hostname,
+            may_relay: self.may_relay,
+            relay_label: self.relay_label,
+            tls_requirement: self.rules.tls_requirement.as_ref(),
+            tls: self.tls.as_ref(),
         }
     }
 
@@ -133,14 +240,7 @@ impl Driver<'_> {
         let mut buffer = vec![0u8; READ_BUFFER];
         let mut authenticated = false;
         loop {
-            let mut policy = ClientPolicy {
-                relay: &self.settings.relay,
-                ip: self.peer.ip(),
-                hostname: None,
-                authenticated,
-                may_relay: self.may_relay,
-                relay_label: self.relay_label,
-            };
+            let mut policy = self.policy(authenticated);
             match session.poll(&mut policy) {
                 Action::NeedInput => {
                     flush(&mut stream, session).await.map_err(End::Io)?;
@@ -150,8 +250,16 @@ impl Driver<'_> {
                 }
                 Action::StartTls => {
                     flush(&mut stream, session).await.map_err(End::Io)?;
-                    stream = self.handshake(stream).await.ok_or(End::TlsFailed)?;
+                    stream = match self.handshake(stream).await {
+                        Ok(stream) => stream,
+                        Err(reason) => return Err(self.remember_broken_tls(&reason)),
+                    };
                     session.tls_established();
+                }
+                Action::Authenticate(credentials) => {
+                    let credentials = credentials.clone();
+                    let verdict = self.authenticate(&credentials).await;
+                    session.auth_verdict(verdict);
                 }
                 Action::StartMessage(_) => {
                     let tls = stream.tls_state().and_then(posthorn_tls::summarize);

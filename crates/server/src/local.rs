@@ -143,8 +143,14 @@ impl LocalDriver<'_> {
                 ip: LOCAL_IP,
                 hostname: Some(LOCAL_NAME),
                 authenticated: false,
+                identity: None,
+                sender_must_match: false,
+                our_hostname: LOCAL_NAME,
                 may_relay: true,
                 relay_label: self.relay_label,
+                // A local user is not a network client: TLS_Clt does not apply.
+                tls_requirement: None,
+                tls: None,
             };
             match session.poll(&mut policy) {
                 Action::NeedInput => {
@@ -154,7 +160,7 @@ impl LocalDriver<'_> {
                     }
                 }
                 // Not offered, so never asked for; ending is the safe answer.
-                Action::StartTls | Action::Close => {
+                Action::StartTls | Action::Authenticate(_) | Action::Close => {
                     flush(&mut output, session).await?;
                     return output.shutdown().await;
                 }

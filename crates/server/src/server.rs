@@ -11,9 +11,11 @@ use posthorn_proto::{EnhancedStatus, Reply};
 use posthorn_spool::{Recovery, Spool};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::signal::unix::{signal, SignalKind};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::watch;
 
+use posthorn_auth::FailureThrottle;
+use posthorn_delivery::tls_memory::TlsMemory;
 use posthorn_delivery::Deliverer;
 use posthorn_queue::runner::{QueueCommand, Scheduler};
 use posthorn_spool::QueueId;
@@ -34,6 +36,11 @@ pub(crate) struct Shared {
     /// Tells the scheduler about new messages.
     queue: mpsc::Sender<QueueCommand>,
     deliverer: Arc<Deliverer>,
+    /// Clients whose STARTTLS handshake failed (`client:IP` entries of the spool's
+    /// broken-TLS memory), not offered STARTTLS for `inbound.tls_failure_memory`.
+    pub(crate) tls_memory: TlsMemory,
+    /// Failed AUTH attempts per client IP (`auth.max_failures` in `auth.failure_window`).
+    pub(crate) auth_throttle: FailureThrottle,
 }
 
 impl Shared {
@@ -67,6 +74,25 @@ pub struct Server {
     recovery: Recovery,
     scheduler: Scheduler,
     queue_commands: mpsc::Receiver<QueueCommand>,
+    signals: Signals,
+}
+
+/// The signals the daemon answers, installed before any listener is bound: a SIGHUP or
+/// SIGTERM that arrives as soon as the port accepts must not kill the process.
+struct Signals {
+    terminate: Signal,
+    interrupt: Signal,
+    hangup: Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Signals, ServerError> {
+        Ok(Signals {
+            terminate: signal(SignalKind::terminate()).map_err(ServerError::Signal)?,
+            interrupt: signal(SignalKind::interrupt()).map_err(ServerError::Signal)?,
+            hangup: signal(SignalKind::hangup()).map_err(ServerError::Signal)?,
+        })
+    }
 }
 
 /// Room for queue notifications waiting for the scheduler.
@@ -75,6 +101,7 @@ const QUEUE_CHANNEL: usize = 4096;
 impl Server {
     /// Opens and recovers the spool, prepares TLS and binds every listener.
     pub async fn bind(config: Config) -> Result<Server, ServerError> {
+        let signals = Signals::install()?;
         let spool = Spool::open(&config.spool).map_err(|source| ServerError::Spool {
             path: config.spool.clone(),
             source,
@@ -98,14 +125,19 @@ impl Server {
             config.limits.connections_per_ip_per_minute,
         );
         let (scheduler, deliverer) = outbound::scheduler(&config, &spool)?;
+        let tls_memory = TlsMemory::in_spool(&config.spool);
+        let config_auth = config.auth.clone();
         let settings = Settings::load(config)?;
         let (queue, queue_commands) = mpsc::channel(QUEUE_CHANNEL);
+        let auth_throttle = posthorn_auth::throttle_from_config(&config_auth);
         let shared = Arc::new(Shared {
             settings: RwLock::new(Arc::new(settings)),
             spool,
             admission,
             queue,
             deliverer,
+            tls_memory,
+            auth_throttle,
         });
         Ok(Server {
             shared,
@@ -113,6 +145,7 @@ impl Server {
             recovery,
             scheduler,
             queue_commands,
+            signals,
         })
     }
 
@@ -139,9 +172,11 @@ impl Server {
     /// Serves until SIGTERM or SIGINT, then stops accepting, lets sessions with a message
     /// in flight finish (bounded) and returns.
     pub async fn run(self) -> Result<(), ServerError> {
-        let mut terminate = signal(SignalKind::terminate()).map_err(ServerError::Signal)?;
-        let mut interrupt = signal(SignalKind::interrupt()).map_err(ServerError::Signal)?;
-        let mut hangup = signal(SignalKind::hangup()).map_err(ServerError::Signal)?;
+        let Signals {
+            mut terminate,
+            mut interrupt,
+            mut hangup,
+        } = self.signals;
         let (stop, stopping) = watch::channel(false);
         let scheduler = tokio::spawn(self.scheduler.run(
             self.recovery.messages,

@@ -2,7 +2,8 @@
 //! making the self-signed certificate used on first start, describing certificates
 //! for humans, building the rustls server configuration (TLS 1.2 and 1.3 with the
 //! ring provider, optional client-certificate request) and summarizing a finished
-//! handshake in sendmail's log vocabulary (`version=`, `cipher=`, `bits=`).
+//! handshake in sendmail's log vocabulary (`version=`, `cipher=`, `bits=`, and the
+//! client's `verify=`, `cert-subject=`, `cert-issuer=`).
 //!
 //! It does no I/O on sockets and makes no policy decisions: which TLS mode applies
 //! to a peer belongs to `posthorn-policy`, the STARTTLS upgrade itself to
@@ -11,6 +12,7 @@
 mod client_auth;
 mod describe;
 mod error;
+mod inbound;
 mod load;
 mod pair;
 mod self_signed;
@@ -20,6 +22,9 @@ mod summary;
 pub use client_auth::verify_client_chain;
 pub use describe::{describe, name_covers, CertificateInfo};
 pub use error::TlsError;
+pub use inbound::{
+    certificate_names, client_verify, trust_anchors, CertificateNames, ClientVerify,
+};
 pub use load::{load_chain, load_private_key};
 pub use pair::load_key_pair;
 pub use self_signed::{ensure_self_signed, CertifiedKeyPaths};

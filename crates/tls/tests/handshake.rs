@@ -8,8 +8,8 @@ use std::sync::Arc;
 use posthorn_tls::rustls::pki_types::ServerName;
 use posthorn_tls::rustls::{self, ClientConfig, ClientConnection, Connection, RootCertStore};
 use posthorn_tls::{
-    describe, ensure_self_signed, load_chain, server_config, summarize, verify_client_chain,
-    CertifiedKeyPaths, ClientCertRequest, TlsError,
+    certificate_names, client_verify, describe, ensure_self_signed, load_chain, server_config,
+    summarize, verify_client_chain, CertifiedKeyPaths, ClientCertRequest, ClientVerify, TlsError,
 };
 
 const HOST: &str = "mx.test.example";
@@ -248,4 +248,47 @@ fn requesting_lets_clients_without_certificate_in() {
     let summary = summarize(&server).expect("handshake done");
     assert_eq!(summary.peer_certificate, None);
     assert!(verify_client_chain(&Arc::new(trusting(&paths)), &[]).is_err());
+}
+
+/// The `verify=` value of the `STARTTLS=server` line for each kind of client, over
+/// real handshakes: OK (chain verifies), FAIL (presented, not verified), NO
+/// (requested, none sent), NOT (not requested).
+#[test]
+fn client_verify_values_follow_sendmail() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let paths = self_signed(dir.path());
+    let identity = client_identity();
+    let mut roots = RootCertStore::empty();
+    roots.add(identity.ca.clone()).expect("root");
+    let roots = Arc::new(roots);
+    let other_roots = Arc::new(trusting(&paths));
+
+    let verify_with = |request: Option<&Arc<RootCertStore>>, present: bool| {
+        let asking = match request {
+            Some(roots) => ClientCertRequest::Request {
+                roots: roots.clone(),
+            },
+            None => ClientCertRequest::None,
+        };
+        let server = server_config(&paths, asking).expect("server config");
+        let builder = client_config(trusting(&paths), &[&rustls::version::TLS13]);
+        let client = if present {
+            builder
+                .with_client_auth_cert(identity.chain.clone(), identity.key.clone_key())
+                .expect("client auth")
+        } else {
+            builder.with_no_client_auth()
+        };
+        let (_client, server) = connect(server, client).expect("handshake");
+        client_verify(request, server.peer_certificates())
+    };
+
+    assert_eq!(verify_with(Some(&roots), true), ClientVerify::Ok);
+    assert_eq!(verify_with(Some(&other_roots), true).as_str(), "FAIL");
+    assert_eq!(verify_with(Some(&roots), false), ClientVerify::No);
+    assert_eq!(verify_with(None, true), ClientVerify::Not);
+    assert_eq!(verify_with(None, false), ClientVerify::Not);
+
+    let names = certificate_names(&identity.chain[0]).expect("names");
+    assert_eq!(names.issuer, "/CN=Test Client CA");
 }

@@ -47,7 +47,16 @@ fn absent_keys_take_production_defaults() {
     assert_eq!(networks, ["127.0.0.0/8", "::1/128"]);
     assert!(config.relay.domains.is_empty());
     assert_eq!(config.maps, Maps::default());
-    assert_eq!(config.auth, Auth::default());
+    assert_eq!(
+        config.auth,
+        Auth {
+            password_file: None,
+            dovecot_socket: None,
+            max_failures: 5,
+            failure_window: Duration::from_secs(10 * 60),
+            sender_must_match: true,
+        }
+    );
     assert_eq!(
         config.queue,
         Queue {
@@ -167,7 +176,10 @@ mailertable = "/etc/posthorn/mailertable"
 
 [auth]
 password_file = "/etc/posthorn/passwd"
-dovecot_socket = "/run/dovecot/auth-client"
+dovecot_socket = ""
+max_failures = 3
+failure_window = "30m"
+sender_must_match = false
 
 [queue]
 warn_after = "1h30m"
@@ -266,7 +278,10 @@ fn full_file_sets_every_key() {
         config.auth,
         Auth {
             password_file: path("/etc/posthorn/passwd"),
-            dovecot_socket: path("/run/dovecot/auth-client"),
+            dovecot_socket: None,
+            max_failures: 3,
+            failure_window: Duration::from_secs(30 * 60),
+            sender_must_match: false,
         }
     );
     assert_eq!(
@@ -340,4 +355,22 @@ fn retry_min_may_equal_retry_max() {
 fn zero_tls_failure_memory_disables_the_memory() {
     let config = parse_named("[outbound]\ntls_failure_memory = \"0s\"\n").unwrap();
     assert_eq!(config.outbound.tls_failure_memory, Duration::ZERO);
+}
+
+#[test]
+fn inbound_tls_failure_memory_defaults_to_a_day_and_zero_disables_it() {
+    let config = parse_named("hostname = \"a.example\"\n").unwrap();
+    assert_eq!(
+        config.inbound,
+        Inbound {
+            tls_failure_memory: Duration::from_secs(24 * HOURS)
+        }
+    );
+    let config = parse_named("[inbound]\ntls_failure_memory = \"0s\"\n").unwrap();
+    assert_eq!(config.inbound.tls_failure_memory, Duration::ZERO);
+    let config = parse_named("[inbound]\ntls_failure_memory = \"2h\"\n").unwrap();
+    assert_eq!(
+        config.inbound.tls_failure_memory,
+        Duration::from_secs(2 * HOURS)
+    );
 }

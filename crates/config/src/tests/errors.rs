@@ -314,6 +314,32 @@ fn log_file_and_syslog_conflict() {
 }
 
 #[test]
+fn two_auth_backends_conflict_at_the_second() {
+    let text = "[auth]\npassword_file = \"/etc/posthorn/passwd\"\n\ndovecot_socket = \"/run/dovecot/auth-client\"\n";
+    let error = error_of(text);
+    assert!(matches!(error.kind, ConfigErrorKind::AuthBackendConflict));
+    assert_eq!(error.position.map(|p| p.line), Some(4));
+    assert!(
+        error
+            .to_string()
+            .starts_with("posthorn.toml:4:18: `auth.password_file` and"),
+        "{error}"
+    );
+}
+
+#[test]
+fn zero_auth_failure_window_is_refused() {
+    let error = error_of("[auth]\nfailure_window = \"0s\"\n");
+    assert!(matches!(
+        error.kind,
+        ConfigErrorKind::ZeroDuration {
+            key: "auth.failure_window"
+        }
+    ));
+    assert_eq!(error.position.map(|p| p.line), Some(2));
+}
+
+#[test]
 fn wrong_type_is_a_toml_error() {
     let error = error_of("[outbound]\nport = \"25\"\n");
     assert!(matches!(error.kind, ConfigErrorKind::Toml(_)));
@@ -349,4 +375,19 @@ fn config_file_search_order() {
     );
     assert_eq!(choose_config_file(None, None, &existing), Some(existing));
     assert_eq!(choose_config_file(None, None, missing), None);
+}
+
+#[test]
+fn bad_inbound_tls_failure_memory() {
+    let error = error_of("[inbound]\ntls_failure_memory = \"soon\"\n");
+    assert!(matches!(
+        error.kind,
+        ConfigErrorKind::Duration {
+            key: "inbound.tls_failure_memory",
+            ..
+        }
+    ));
+    assert_eq!(error.position.map(|p| p.line), Some(2));
+    let error = error_of("[inbound]\ntls_failure = \"plaintext\"\n");
+    assert!(error.to_string().contains("tls_failure"), "{error}");
 }

@@ -2,6 +2,9 @@
 //! certificates without starting anything, and says for each problem where it is and
 //! how to fix it. Exit 0 clean, 1 warnings only, 78 any error (SPEC §1).
 //!
+//! It also tries the spool directory the way the spool uses it (create, write, fsync)
+//! and warns when it is on a filesystem that forgets mail at a reboot.
+//!
 //! The config is found as every command finds it; when it does not parse, that error
 //! (with its file:line) is the only finding, since nothing else can be checked.
 
@@ -10,6 +13,7 @@ mod finding;
 mod maps;
 mod settings;
 mod source;
+mod spool;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -85,6 +89,7 @@ fn check_config(config: &Config, source: &ConfigSource, now: SystemTime) -> Vec<
     };
     let mut findings = settings::check_listeners(&config.listeners, source);
     findings.extend(settings::check_smarthost(config, source));
+    findings.extend(spool::check_spool(&config.spool, source));
     findings.extend(maps::check_access(config.maps.access.as_deref()));
     findings.extend(maps::check_mailertable(config.maps.mailertable.as_deref()));
     findings.extend(certificates::check_pair(
@@ -126,9 +131,11 @@ mod tests {
 
     use super::*;
 
+    /// Writes the config with a `spool` in `dir` first, so the spool check passes.
     fn config_path(dir: &tempfile::TempDir, text: &str) -> PathBuf {
         let path = dir.path().join("posthorn.toml");
-        std::fs::write(&path, text).unwrap();
+        let spool = dir.path().join("spool");
+        std::fs::write(&path, format!("spool = \"{}\"\n{text}", spool.display())).unwrap();
         path
     }
 
@@ -143,7 +150,7 @@ mod tests {
         assert_eq!(report.findings.len(), 1);
         let finding = &report.findings[0];
         assert_eq!(finding.check, "config");
-        assert_eq!(finding.location.line, Some(3));
+        assert_eq!(finding.location.line, Some(4));
         assert_eq!(report.exit_code(), 78);
     }
 
@@ -168,6 +175,27 @@ mod tests {
         let report = check(Some(&config_path(&dir, &text)), SystemTime::now());
         assert_eq!(report.findings, []);
         assert_eq!(report.exit_code(), 0);
+    }
+
+    #[test]
+    fn a_spool_that_cannot_be_created_is_an_error_at_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("afile"), "").unwrap();
+        let path = dir.path().join("posthorn.toml");
+        let spool = dir.path().join("afile/spool");
+        let text = format!(
+            "hostname = \"mx.example.com\"\nspool = \"{}\"\n",
+            spool.display()
+        );
+        std::fs::write(&path, text).unwrap();
+        let report = check(Some(&path), SystemTime::now());
+        let found: Vec<_> = report
+            .findings
+            .iter()
+            .map(|f| (f.check, f.location.line))
+            .collect();
+        assert_eq!(found, [("spool-unwritable", Some(2))]);
+        assert_eq!(report.exit_code(), 78);
     }
 
     #[test]

@@ -1,5 +1,8 @@
 pub mod check;
+pub mod import_sendmail;
+pub mod passwd;
 pub mod policy;
+pub mod probe;
 pub mod queue;
 pub mod sendmail;
 pub mod serve;

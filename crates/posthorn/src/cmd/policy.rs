@@ -125,7 +125,8 @@ fn describe_destination(destination: &Destination<'_>) -> String {
 }
 
 /// `Try_TLS:  tried Try_TLS:a, Try_TLS:  -> matched at FILE:12: NO`
-fn render_step(step: &LookupStep, map_path: Option<&Path>) -> String {
+/// One tag's lookup: keys tried and what matched (shared with `probe`).
+pub(super) fn render_step(step: &LookupStep, map_path: Option<&Path>) -> String {
     let label = format!("{}:", step.tag);
     let outcome = match &step.matched {
         Some((_, line, value)) => format!("matched at {}: {value}", location(map_path, *line)),
@@ -139,7 +140,8 @@ fn location(map_path: Option<&Path>, line: usize) -> String {
     format!("{path}:{line}")
 }
 
-fn describe_requirements(requirements: &Requirements) -> Option<String> {
+/// What a requiring policy asks of the session (shared with `probe`).
+pub(super) fn describe_requirements(requirements: &Requirements) -> Option<String> {
     if !requirements.requires_tls() {
         return None;
     }

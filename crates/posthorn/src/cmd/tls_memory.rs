@@ -1,7 +1,10 @@
 //! `posthorn tls-memory list [--json] | forget [HOST-OR-IP]`: the hosts and IPs whose
 //! STARTTLS failed and that deliveries therefore reach in plaintext for a while
-//! (`outbound.tls_failure_memory`). Works on `<spool>/tls-memory` directly; a running
-//! daemon notices the change at its next lookup.
+//! (`outbound.tls_failure_memory`), and the inbound clients (`client:IP`) whose
+//! handshake failed and that the server does not offer STARTTLS for a while
+//! (`inbound.tls_failure_memory`). `forget IP` clears both directions. Works on
+//! `<spool>/tls-memory` directly; a running daemon notices the change at its next
+//! lookup.
 
 use std::io::Write;
 use std::path::Path;
@@ -60,25 +63,53 @@ fn forgot_message(key: Option<&str>, removed: usize) -> String {
     }
 }
 
-/// The human listing: one line per key, local times, the reason last (it may be long).
+/// The human listing: destinations first, then inbound clients, each one line per
+/// key with local times and the reason last (it may be long).
 fn table(entries: &[Remembered]) -> String {
     if entries.is_empty() {
         return "No hosts or IPs with broken TLS are remembered.\n".to_owned();
     }
-    let width = entries
+    let (inbound, outbound): (Vec<_>, Vec<_>) = entries
         .iter()
-        .map(|entry| entry.key.len())
+        .map(|entry| (entry.client(), entry))
+        .partition(|(client, _)| client.is_some());
+    let mut text = String::new();
+    if !outbound.is_empty() {
+        let rows: Vec<_> = outbound
+            .iter()
+            .map(|(_, entry)| (entry.key.as_str(), *entry))
+            .collect();
+        text.push_str(&rows_text("HOST/IP", &rows));
+    }
+    if !inbound.is_empty() {
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str("Inbound: clients not offered STARTTLS until then\n");
+        let rows: Vec<_> = inbound
+            .iter()
+            .map(|(client, entry)| (client.unwrap_or(&entry.key), *entry))
+            .collect();
+        text.push_str(&rows_text("CLIENT IP", &rows));
+    }
+    text
+}
+
+/// One table: a heading row, then one row per (shown key, entry), keys padded alike.
+fn rows_text(heading: &str, rows: &[(&str, &Remembered)]) -> String {
+    let width = rows
+        .iter()
+        .map(|(key, _)| key.len())
         .max()
         .unwrap_or(0)
-        .max("HOST/IP".len());
+        .max(heading.len());
     let mut text = format!(
-        "{:<width$}  {:<19}  {:<19}  REASON\n",
-        "HOST/IP", "UNTIL", "RECORDED"
+        "{heading:<width$}  {:<19}  {:<19}  REASON\n",
+        "UNTIL", "RECORDED"
     );
-    for entry in entries {
+    for (key, entry) in rows {
         text.push_str(&format!(
-            "{:<width$}  {}  {}  {}\n",
-            entry.key,
+            "{key:<width$}  {}  {}  {}\n",
             local(entry.until),
             local(entry.recorded),
             entry.reason
@@ -103,6 +134,7 @@ fn json_list(entries: &[Remembered]) -> String {
         .map(|entry| {
             json!({
                 "key": entry.key,
+                "direction": if entry.client().is_some() { "inbound" } else { "outbound" },
                 "until": rfc3339(entry.until),
                 "recorded": rfc3339(entry.recorded),
                 "reason": entry.reason,
@@ -135,6 +167,7 @@ mod tests {
             value,
             json!([{
                 "key": "mx.example.com",
+                "direction": "outbound",
                 "until": "2023-11-15T22:13:20Z",
                 "recorded": "2023-11-14T22:13:20Z",
                 "reason": "handshake failed: unexpected EOF",
@@ -152,6 +185,25 @@ mod tests {
         assert!(lines[2].starts_with("192.0.2.1       20"), "{text}");
         assert!(lines[1].ends_with("unexpected EOF"), "{text}");
         assert!(table(&[]).contains("No hosts or IPs"));
+    }
+
+    #[test]
+    fn inbound_clients_are_listed_apart() {
+        let text = table(&[entry("192.0.2.1"), entry("client:2001:db8::1")]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 6, "{text}");
+        assert!(lines[1].starts_with("192.0.2.1  "), "{text}");
+        assert_eq!(lines[3], "Inbound: clients not offered STARTTLS until then");
+        assert!(lines[4].starts_with("CLIENT IP    UNTIL"), "{text}");
+        assert!(lines[5].starts_with("2001:db8::1  20"), "{text}");
+
+        let only_inbound = table(&[entry("client:192.0.2.9")]);
+        assert!(only_inbound.starts_with("Inbound: "), "{only_inbound}");
+
+        let value: serde_json::Value =
+            serde_json::from_str(&json_list(&[entry("client:192.0.2.9")])).unwrap();
+        assert_eq!(value[0]["key"], "client:192.0.2.9");
+        assert_eq!(value[0]["direction"], "inbound");
     }
 
     #[test]

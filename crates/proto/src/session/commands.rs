@@ -33,7 +33,10 @@ impl ServerSession {
                 }
             }
             Command::StartTls => self.on_starttls(),
-            Command::Auth { .. } => self.reply_error(&replies::auth_not_available()),
+            Command::Auth {
+                mechanism,
+                initial_response,
+            } => self.on_auth(&mechanism, initial_response.as_deref()),
         }
     }
 

@@ -3,16 +3,18 @@
 //! The owner (the tokio driver in `posthorn-server`, or a test) feeds received bytes with
 //! [`ServerSession::receive`] and repeatedly calls [`ServerSession::poll`], which runs the
 //! protocol as far as the input allows and says what the owner must do next: read more,
-//! upgrade to TLS, open storage for a message, store body bytes, commit, or close. Replies
-//! accumulate in [`ServerSession::output`]; the owner writes them out before reading more
-//! or before acting on the request (so pipelined replies leave in one write, RFC 2920).
+//! upgrade to TLS, check AUTH credentials, open storage for a message, store body bytes,
+//! commit, or close. Replies accumulate in [`ServerSession::output`]; the owner writes them
+//! out before reading more or before acting on the request (so pipelined replies leave in
+//! one write, RFC 2920).
 //!
-//! Requests that need an answer (`StartTls`, `StartMessage`, `EndMessage`) park the machine
-//! in a state named for what it expects until the owner calls the matching method
-//! (`tls_established`, `storage_ready`, `message_stored`). Input that arrives meanwhile is
-//! kept, except across STARTTLS, where everything received before the handshake is
-//! discarded (RFC 3207 §4.2, CVE-2011-0411).
+//! Requests that need an answer (`StartTls`, `Authenticate`, `StartMessage`,
+//! `EndMessage`) park the machine in a state named for what it expects until the owner
+//! calls the matching method (`tls_established`, `auth_verdict`, `storage_ready`,
+//! `message_stored`). Input that arrives meanwhile is kept, except across STARTTLS, where
+//! everything received before the handshake is discarded (RFC 3207 §4.2, CVE-2011-0411).
 
+mod auth;
 mod commands;
 mod config;
 mod content;
@@ -23,6 +25,8 @@ mod transaction;
 #[cfg(test)]
 mod tests;
 
+pub use crate::sasl::{Credentials, Mechanism};
+pub use auth::AuthVerdict;
 pub use config::{Extensions, SessionConfig};
 pub use policy::{AcceptAll, SessionPolicy, Verdict};
 pub use transaction::Transaction;
@@ -44,6 +48,8 @@ pub enum Action<'a> {
     /// Write out the output (the `220 Ready to start TLS`), run the TLS handshake, then call
     /// [`ServerSession::tls_established`]. On handshake failure, drop the connection.
     StartTls,
+    /// Check these credentials (AUTH, RFC 4954), then call [`ServerSession::auth_verdict`].
+    Authenticate(&'a Credentials),
     /// Open storage for a message with this envelope, then call
     /// [`ServerSession::storage_ready`].
     StartMessage(&'a Transaction),
@@ -71,6 +77,7 @@ pub enum Phase {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Request {
     StartTls,
+    Authenticate,
     StartMessage,
     EndMessage,
     AbortMessage,
@@ -83,6 +90,10 @@ enum State {
     ExpectCommand,
     /// Waiting for [`ServerSession::tls_established`].
     ExpectTlsHandshake,
+    /// AUTH sent a challenge: the next line is the client's response, not a command.
+    ExpectAuthResponse(crate::sasl::Exchange),
+    /// Waiting for [`ServerSession::auth_verdict`] on these credentials.
+    ExpectAuthVerdict(Credentials),
     /// Waiting for [`ServerSession::storage_ready`]; then receive this content.
     ExpectStorage(Receiving),
     /// Receiving message content (DATA lines or BDAT octets).
@@ -192,9 +203,16 @@ impl ServerSession {
             match self.state {
                 State::Closed => return Action::Close,
                 State::ExpectTlsHandshake => return Action::StartTls,
-                State::ExpectStorage(_) | State::ExpectCommit => return Action::NeedInput,
+                State::ExpectStorage(_) | State::ExpectCommit | State::ExpectAuthVerdict(_) => {
+                    return Action::NeedInput
+                }
                 State::ExpectCommand => {
                     if !self.step_command(policy) {
+                        return Action::NeedInput;
+                    }
+                }
+                State::ExpectAuthResponse(_) => {
+                    if !self.step_auth_response() {
                         return Action::NeedInput;
                     }
                 }
@@ -220,7 +238,7 @@ impl ServerSession {
     /// Which timeout the owner should run while it waits for input.
     pub fn phase(&self) -> Phase {
         match self.state {
-            State::ExpectCommand => Phase::Command,
+            State::ExpectCommand | State::ExpectAuthResponse(_) => Phase::Command,
             State::Receiving(_) => Phase::Data,
             _ => Phase::Owner,
         }
@@ -238,7 +256,8 @@ impl ServerSession {
         self.state = State::ExpectCommand;
     }
 
-    /// The client authenticated (by AUTH or a certificate) as `id`.
+    /// The client authenticated as `id` by other means than AUTH (a client certificate);
+    /// AUTH records its identity through [`ServerSession::auth_verdict`].
     pub fn authenticated(&mut self, id: String) {
         self.auth_id = Some(id);
     }
@@ -282,7 +301,11 @@ impl ServerSession {
 
     /// The server is stopping: `421` and close, unless a message is in flight.
     pub fn shut_down(&mut self) -> bool {
-        if !matches!(self.state, State::ExpectCommand) || self.transaction.is_some() {
+        let idle = matches!(
+            self.state,
+            State::ExpectCommand | State::ExpectAuthResponse(_)
+        );
+        if !idle || self.transaction.is_some() {
             return false;
         }
         let reply = replies::shutting_down(&self.config.hostname);
@@ -323,6 +346,10 @@ impl ServerSession {
     fn request_action(&self, request: Request) -> Action<'_> {
         match request {
             Request::StartTls => Action::StartTls,
+            Request::Authenticate => match &self.state {
+                State::ExpectAuthVerdict(credentials) => Action::Authenticate(credentials),
+                _ => Action::NeedInput,
+            },
             Request::StartMessage => match &self.transaction {
                 Some(transaction) => Action::StartMessage(transaction),
                 None => Action::NeedInput,

@@ -67,7 +67,7 @@ pub(crate) fn help() -> Reply {
         code: 214,
         status: Some(S::new(2, 0, 0)),
         lines: vec![
-            "Posthorn: commands are HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT HELP VRFY STARTTLS".into(),
+            "Posthorn: commands are HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT HELP VRFY STARTTLS AUTH".into(),
             "See RFC 5321".into(),
         ],
     }
@@ -198,5 +198,67 @@ pub(crate) fn parameter_not_offered(what: &str) -> Reply {
         555,
         S::new(5, 5, 4),
         format!("{what} parameters not supported here"),
+    )
+}
+
+// AUTH (RFC 4954 §4 and §6 for the codes).
+
+pub(crate) fn auth_challenge(challenge: &'static str) -> Reply {
+    Reply::plain(334, challenge)
+}
+
+pub(crate) fn auth_succeeded() -> Reply {
+    Reply::new(235, S::new(2, 7, 0), "Authentication successful")
+}
+
+pub(crate) fn auth_needs_tls() -> Reply {
+    Reply::new(
+        538,
+        S::new(5, 7, 11),
+        "Encryption required for requested authentication mechanism",
+    )
+}
+
+pub(crate) fn auth_needs_ehlo() -> Reply {
+    Reply::new(503, S::new(5, 5, 1), "EHLO first")
+}
+
+pub(crate) fn already_authenticated() -> Reply {
+    Reply::new(503, S::new(5, 5, 1), "Already authenticated")
+}
+
+pub(crate) fn auth_in_transaction() -> Reply {
+    Reply::new(
+        503,
+        S::new(5, 5, 1),
+        "AUTH not allowed during a mail transaction",
+    )
+}
+
+pub(crate) fn unknown_mechanism() -> Reply {
+    Reply::new(504, S::new(5, 5, 4), "Unrecognized authentication type")
+}
+
+pub(crate) fn auth_cancelled() -> Reply {
+    Reply::new(501, S::new(5, 7, 0), "Authentication cancelled")
+}
+
+pub(crate) fn auth_undecodable() -> Reply {
+    Reply::new(501, S::new(5, 5, 2), "Cannot decode response")
+}
+
+pub(crate) fn auth_failed() -> Reply {
+    Reply::new(535, S::new(5, 7, 8), "Authentication credentials invalid")
+}
+
+pub(crate) fn auth_temporary_failure() -> Reply {
+    Reply::new(454, S::new(4, 7, 0), "Temporary authentication failure")
+}
+
+pub(crate) fn auth_throttled(hostname: &str) -> Reply {
+    Reply::new(
+        421,
+        S::new(4, 7, 0),
+        format!("{hostname} Too many failed authentications, try again later"),
     )
 }

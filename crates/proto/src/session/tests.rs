@@ -43,8 +43,22 @@ struct Owner {
     pending_envelope: Option<Transaction>,
     aborted: usize,
     tls_handshakes: usize,
+    /// Every `Action::Authenticate`, answered by [`test_auth_verdict`].
+    authentications: Vec<Credentials>,
     closed: bool,
     refuse_storage: Option<Reply>,
+}
+
+/// The owner's password check in these tests, decided by the password alone.
+fn test_auth_verdict(credentials: &Credentials) -> AuthVerdict {
+    match credentials.password.as_str() {
+        "secret" => AuthVerdict::Accepted {
+            identity: credentials.username.clone(),
+        },
+        "verifier-down" => AuthVerdict::Temporary,
+        "one-too-many" => AuthVerdict::Throttled,
+        _ => AuthVerdict::Rejected,
+    }
 }
 
 impl Owner {
@@ -56,6 +70,7 @@ impl Owner {
             pending_envelope: None,
             aborted: 0,
             tls_handshakes: 0,
+            authentications: Vec::new(),
             closed: false,
             refuse_storage: None,
         }
@@ -91,6 +106,11 @@ impl Owner {
                     self.session.clear_output();
                     self.tls_handshakes += 1;
                     self.session.tls_established();
+                }
+                Action::Authenticate(credentials) => {
+                    let verdict = test_auth_verdict(credentials);
+                    self.authentications.push(credentials.clone());
+                    self.session.auth_verdict(verdict);
                 }
                 Action::StartMessage(transaction) => {
                     self.pending_envelope = Some(transaction.clone());
@@ -565,3 +585,5 @@ fn utf8_recipient_is_accepted_only_in_an_smtputf8_transaction() {
         ["250 2.1.5"]
     );
 }
+
+mod auth;
