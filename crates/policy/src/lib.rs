@@ -14,6 +14,7 @@
 //! This crate does no I/O beyond reading the map file in [`AccessMap::load`].
 
 pub mod keys;
+pub mod line_errors;
 pub mod mailertable;
 mod map;
 pub mod outbound_tls;

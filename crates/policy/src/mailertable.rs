@@ -22,8 +22,8 @@
 //!
 //! This module only parses and looks up; DNS and connections are routing's job.
 
+use crate::line_errors::{LineError, LineErrors};
 use std::collections::HashMap;
-use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -92,12 +92,7 @@ impl FromStr for MailerHost {
 }
 
 /// One bad line (or an unreadable file, with no line).
-#[derive(Debug, Error)]
-pub struct MailertableError {
-    pub path: PathBuf,
-    pub line: Option<usize>,
-    pub kind: MailertableErrorKind,
-}
+pub type MailertableError = LineError<MailertableErrorKind>;
 
 /// What is wrong with a line.
 #[derive(Debug, Error)]
@@ -118,30 +113,8 @@ pub enum MailertableErrorKind {
     Duplicate { key: String, first_line: usize },
 }
 
-/// Every bad line of a mailertable; `Display` lists one per line as `file:line: message`.
-#[derive(Debug, Error)]
-pub struct MailertableErrors(pub Vec<MailertableError>);
-
-impl fmt::Display for MailertableError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(line) => write!(f, "{}:{}: {}", self.path.display(), line, self.kind),
-            None => write!(f, "{}: {}", self.path.display(), self.kind),
-        }
-    }
-}
-
-impl fmt::Display for MailertableErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (index, error) in self.0.iter().enumerate() {
-            if index > 0 {
-                f.write_str("\n")?;
-            }
-            error.fmt(f)?;
-        }
-        Ok(())
-    }
-}
+/// Every bad line; `Display` lists one per line as `file:line: message`.
+pub type MailertableErrors = LineErrors<MailertableErrorKind>;
 
 impl Mailertable {
     /// Parses the text form; `path` is used in errors and kept for [`Mailertable::path`].
@@ -168,14 +141,14 @@ impl Mailertable {
         if errors.is_empty() {
             Ok(table)
         } else {
-            Err(MailertableErrors(errors))
+            Err(LineErrors(errors))
         }
     }
 
     /// Reads and parses a mailertable file.
     pub fn load(path: &Path) -> Result<Mailertable, MailertableErrors> {
         let text = std::fs::read_to_string(path).map_err(|error| {
-            MailertableErrors(vec![MailertableError {
+            LineErrors(vec![MailertableError {
                 path: path.to_owned(),
                 line: None,
                 kind: MailertableErrorKind::Read(error),

@@ -1,7 +1,7 @@
 //! The access map: parsing sendmail's text form and looking keys up in sendmail's order.
 
+use crate::line_errors::{LineError, LineErrors};
 use std::collections::HashMap;
-use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -38,12 +38,7 @@ pub struct AccessMap {
 }
 
 /// One bad line (or an unreadable file, with no line).
-#[derive(Debug, Error)]
-pub struct MapError {
-    pub path: PathBuf,
-    pub line: Option<usize>,
-    pub kind: MapErrorKind,
-}
+pub type MapError = LineError<MapErrorKind>;
 
 /// What is wrong with a line.
 #[derive(Debug, Error)]
@@ -68,30 +63,8 @@ pub enum MapErrorKind {
     },
 }
 
-/// Every bad line of a map; `Display` lists one per line as `file:line: message`.
-#[derive(Debug, Error)]
-pub struct MapErrors(pub Vec<MapError>);
-
-impl fmt::Display for MapError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(line) => write!(f, "{}:{}: {}", self.path.display(), line, self.kind),
-            None => write!(f, "{}: {}", self.path.display(), self.kind),
-        }
-    }
-}
-
-impl fmt::Display for MapErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (index, error) in self.0.iter().enumerate() {
-            if index > 0 {
-                f.write_str("\n")?;
-            }
-            error.fmt(f)?;
-        }
-        Ok(())
-    }
-}
+/// Every bad line; `Display` lists one per line as `file:line: message`.
+pub type MapErrors = LineErrors<MapErrorKind>;
 
 impl AccessMap {
     /// Parses the text form; `path` is used in errors and kept for [`AccessMap::path`].
@@ -122,14 +95,14 @@ impl AccessMap {
         if errors.is_empty() {
             Ok(map)
         } else {
-            Err(MapErrors(errors))
+            Err(LineErrors(errors))
         }
     }
 
     /// Reads and parses a map file.
     pub fn load(path: &Path) -> Result<AccessMap, MapErrors> {
         let text = std::fs::read_to_string(path).map_err(|error| {
-            MapErrors(vec![MapError {
+            LineErrors(vec![MapError {
                 path: path.to_owned(),
                 line: None,
                 kind: MapErrorKind::Read(error),

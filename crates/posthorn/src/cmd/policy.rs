@@ -172,7 +172,12 @@ fn falls_back_to_plaintext(explanation: &Explanation<'_>) -> bool {
 
 /// What happens at delivery, in one sentence.
 fn summary(explanation: &Explanation<'_>) -> String {
-    let policy = &explanation.policy;
+    policy_summary(&explanation.policy, falls_back_to_plaintext(explanation))
+}
+
+/// What `policy` does at delivery, given whether a failed handshake may go on in
+/// plaintext (shared with `probe`).
+pub(super) fn policy_summary(policy: &TlsPolicy, tls_failure_plaintext: bool) -> String {
     let unmet = if policy.requirements.permanent_failure {
         "the message bounces (5.7.x)"
     } else {
@@ -180,7 +185,7 @@ fn summary(explanation: &Explanation<'_>) -> String {
     };
     match policy.mode {
         TlsMode::Off => "STARTTLS is not sent to this host".to_owned(),
-        TlsMode::Opportunistic if falls_back_to_plaintext(explanation) => {
+        TlsMode::Opportunistic if policy.allows_plaintext() && tls_failure_plaintext => {
             "STARTTLS when offered; a failed handshake falls back to plaintext".to_owned()
         }
         TlsMode::Opportunistic => {

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use posthorn_policy::{
-    AccessMap, Mailertable, MailertableErrorKind, MailertableErrors, MapErrorKind, MapErrors,
+    line_errors::LineErrors, AccessMap, Mailertable, MailertableErrorKind, MapErrorKind,
 };
 
 use super::finding::{Finding, Location, Severity};
@@ -12,7 +12,7 @@ use super::finding::{Finding, Location, Severity};
 /// Findings for `maps.access`; none when it is unset or parses.
 pub fn check_access(path: Option<&Path>) -> Vec<Finding> {
     match path.map(AccessMap::load) {
-        Some(Err(MapErrors(errors))) => errors
+        Some(Err(LineErrors(errors))) => errors
             .into_iter()
             .map(|error| Finding {
                 severity: Severity::Error,
@@ -29,7 +29,7 @@ pub fn check_access(path: Option<&Path>) -> Vec<Finding> {
 /// Findings for `maps.mailertable`; none when it is unset or parses.
 pub fn check_mailertable(path: Option<&Path>) -> Vec<Finding> {
     match path.map(Mailertable::load) {
-        Some(Err(MailertableErrors(errors))) => errors
+        Some(Err(LineErrors(errors))) => errors
             .into_iter()
             .map(|error| Finding {
                 severity: Severity::Error,

@@ -10,12 +10,12 @@ use posthorn_delivery::probe::{
     MAX_ADDRESSES, MAX_HOPS,
 };
 use posthorn_delivery::route::RouteSource;
-use posthorn_policy::{TlsMode, TlsPolicy};
+use posthorn_policy::TlsPolicy;
 use posthorn_proto::Reply;
 use posthorn_tls::CertificateInfo;
 
 use super::{seconds, ProbeContext};
-use crate::cmd::policy::{describe_requirements, render_step};
+use crate::cmd::policy::{describe_requirements, policy_summary, render_step};
 
 /// The whole report.
 pub(crate) fn report(report: &ProbeReport, context: &ProbeContext<'_>) -> String {
@@ -173,34 +173,6 @@ fn policy_lines(out: &mut String, policy: &TlsPolicy, context: &ProbeContext<'_>
         policy.label(),
         policy_summary(policy, context.tls_failure == "plaintext")
     );
-}
-
-/// `Try_TLS:  tried Try_TLS:a, Try_TLS:  -> matched at FILE:12: NO` (as `posthorn policy`).
-/// What the policy does at delivery, in `posthorn policy`'s sentence.
-fn policy_summary(policy: &TlsPolicy, tls_failure_plaintext: bool) -> String {
-    let unmet = if policy.requirements.permanent_failure {
-        "the message bounces (5.7.x)"
-    } else {
-        "the message is deferred (4.7.x)"
-    };
-    match policy.mode {
-        TlsMode::Off => "STARTTLS is not sent to this host".to_owned(),
-        TlsMode::Opportunistic if policy.allows_plaintext() && tls_failure_plaintext => {
-            "STARTTLS when offered; a failed handshake falls back to plaintext".to_owned()
-        }
-        TlsMode::Opportunistic => {
-            "STARTTLS when offered; a failed handshake defers the message (tls_failure = defer)"
-                .to_owned()
-        }
-        TlsMode::Required => format!(
-            "TLS is required (the certificate is not verified): \
-             otherwise {unmet}, never sent in plaintext"
-        ),
-        TlsMode::Verified => format!(
-            "TLS with a verified certificate is required: \
-             otherwise {unmet}, never sent in plaintext"
-        ),
-    }
 }
 
 /// Connect, banner, EHLO and how the session stopped, each line after `indent`.
