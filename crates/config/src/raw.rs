@@ -75,6 +75,7 @@ pub(crate) struct RawOutbound {
     pub messages_per_connection: Option<Spanned<u64>>,
     pub tls_failure_memory: Option<Spanned<String>>,
     pub plaintext_retry: Option<PlaintextRetry>,
+    pub reply_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -135,6 +136,8 @@ pub(crate) struct RawLimits {
     pub sessions: Option<Spanned<u64>>,
     pub connections_per_ip_per_minute: Option<Spanned<u32>>,
     pub errors: Option<Spanned<u32>>,
+    pub header_size: Option<Spanned<RawSize>>,
+    pub hops: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -144,6 +147,9 @@ pub(crate) struct RawTimeouts {
     pub data_block: Option<Spanned<String>>,
     pub data_end: Option<Spanned<String>>,
     pub tls_handshake: Option<Spanned<String>>,
+    pub greet_pause: Option<Spanned<String>>,
+    pub data_rate_window: Option<Spanned<String>>,
+    pub data_min_bytes_per_second: Option<u64>,
 }
 
 /// A size as written: a plain integer (bytes) or a string with a unit (`"50MB"`).

@@ -97,6 +97,9 @@ pub struct Outbound {
     pub tls_failure_memory: Duration,
     /// When the plaintext retry after a failed STARTTLS happens.
     pub plaintext_retry: PlaintextRetry,
+    /// One wait for every reply of a remote server, replacing the RFC 5321 §4.5.3.2
+    /// per-phase client timeouts (5 minutes, 10 after the final dot); `None` keeps them.
+    pub reply_timeout: Option<Duration>,
 }
 
 /// `outbound.starttls`.
@@ -235,13 +238,28 @@ pub struct Limits {
     pub connections_per_ip_per_minute: u32,
     /// Bad commands in one session before `421`.
     pub errors: u32,
+    /// Bytes of a message's header section; `552 5.3.4` above it.
+    pub header_size: u64,
+    /// `Received:` header fields a message may carry; more is a loop: `554 5.4.6`.
+    pub hops: usize,
 }
 
 /// `[timeouts]`: server-side SMTP timeouts (RFC 5321 §4.5.3.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
+    /// Deadline for each command, from the previous reply to the end of the line.
     pub command: Duration,
+    /// Longest silence inside a message.
     pub data_block: Duration,
+    /// Deadline for a whole message, from DATA (or the first BDAT) to its end.
     pub data_end: Duration,
     pub tls_handshake: Duration,
+    /// How long the server listens before its greeting; a client that talks first is
+    /// refused (`554 5.5.0`). Zero still catches input already there at connect.
+    pub greet_pause: Duration,
+    /// Inside a message, each window of this length must bring at least
+    /// `data_min_bytes_per_second` × its length; the first window is the grace period.
+    pub data_rate_window: Duration,
+    /// Minimum average rate over each window; 0 disables the check.
+    pub data_min_bytes_per_second: u64,
 }

@@ -214,6 +214,10 @@ impl Builder<'_> {
                 "1d",
             )?,
             plaintext_retry: raw.plaintext_retry.unwrap_or_default(),
+            reply_timeout: raw
+                .reply_timeout
+                .map(|text| self.positive_duration("outbound.reply_timeout", Some(text), "5m"))
+                .transpose()?,
         })
     }
 
@@ -290,27 +294,8 @@ impl Builder<'_> {
     }
 
     fn limits(&self, raw: RawLimits) -> Result<Limits, ConfigError> {
-        let message_size = match raw.message_size {
-            None => 50_000_000,
-            Some(size) => {
-                let bytes = match size.get_ref() {
-                    RawSize::Bytes(bytes) => Ok(*bytes),
-                    RawSize::Text(text) => parse_size(text),
-                };
-                let bytes = bytes.map_err(|error| {
-                    self.error_at(
-                        &size,
-                        ConfigErrorKind::Size {
-                            key: "limits.message_size",
-                            error,
-                        },
-                    )
-                })?;
-                self.at_least_one("limits.message_size", &size, bytes)?
-            }
-        };
         Ok(Limits {
-            message_size,
+            message_size: self.size("limits.message_size", raw.message_size, 50_000_000)?,
             recipients: self.count("limits.recipients", raw.recipients, 1000)?,
             sessions: self.count("limits.sessions", raw.sessions, 1000)?,
             connections_per_ip_per_minute: raw
@@ -320,7 +305,29 @@ impl Builder<'_> {
                 Some(errors) => self.at_least_one("limits.errors", &errors, *errors.get_ref())?,
                 None => 20,
             },
+            header_size: self.size("limits.header_size", raw.header_size, 1_000_000)?,
+            // RFC 5321 §6.3: a hop limit, if any, should be at least 100.
+            hops: self.count("limits.hops", raw.hops, 100)?,
         })
+    }
+
+    /// A size in bytes, at least one: a plain integer or text with a unit (`"50MB"`).
+    fn size(
+        &self,
+        key: &'static str,
+        raw: Option<Spanned<RawSize>>,
+        default: u64,
+    ) -> Result<u64, ConfigError> {
+        let Some(size) = raw else {
+            return Ok(default);
+        };
+        let bytes = match size.get_ref() {
+            RawSize::Bytes(bytes) => Ok(*bytes),
+            RawSize::Text(text) => parse_size(text),
+        };
+        let bytes =
+            bytes.map_err(|error| self.error_at(&size, ConfigErrorKind::Size { key, error }))?;
+        self.at_least_one(key, &size, bytes)
     }
 
     fn count(
@@ -355,6 +362,14 @@ impl Builder<'_> {
             data_block: self.duration("timeouts.data_block", raw.data_block, "3m")?,
             data_end: self.duration("timeouts.data_end", raw.data_end, "10m")?,
             tls_handshake: self.duration("timeouts.tls_handshake", raw.tls_handshake, "1m")?,
+            greet_pause: self.duration("timeouts.greet_pause", raw.greet_pause, "0s")?,
+            data_rate_window: self.positive_duration(
+                "timeouts.data_rate_window",
+                raw.data_rate_window,
+                "30s",
+            )?,
+            // Postfix's smtpd_min_data_rate.
+            data_min_bytes_per_second: raw.data_min_bytes_per_second.unwrap_or(500),
         })
     }
 

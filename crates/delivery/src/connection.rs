@@ -28,6 +28,9 @@ const BODY_CHUNK: usize = 64 * 1024;
 pub struct ClientSettings {
     pub ehlo_name: String,
     pub connect_timeout: Duration,
+    /// One wait for every reply and write, instead of the RFC 5321 §4.5.3.2 timeout of
+    /// each phase (`[outbound] reply_timeout`; tests make a silent server fail fast).
+    pub reply_timeout: Option<Duration>,
 }
 
 /// A STARTTLS that did not give a usable TLS session (SPEC §4.2).
@@ -102,6 +105,7 @@ pub struct Connection {
     /// The TLS policy this connection was opened under (`policy=` of the log).
     pub policy: String,
     pub messages_sent: usize,
+    reply_timeout: Option<Duration>,
 }
 
 impl Connection {
@@ -134,6 +138,7 @@ impl Connection {
             cleartext_retry: false,
             policy: String::new(),
             messages_sent: 0,
+            reply_timeout: settings.reply_timeout,
         };
         let offers_tls = connection.until_ready().await?.starttls;
         if offers_tls && starttls {
@@ -267,7 +272,7 @@ impl Connection {
         let mut stuffer = DotStuffer::new();
         let mut chunk = vec![0u8; BODY_CHUNK];
         let mut wire = Vec::with_capacity(BODY_CHUNK + BODY_CHUNK / 8);
-        let limit = phase_timeout(ClientPhase::DataBlock);
+        let limit = self.timeout(ClientPhase::DataBlock);
         loop {
             // Spool reads hit the page cache; a short blocking read is cheaper than a hop
             // to the blocking pool for every 64 KiB.
@@ -293,7 +298,7 @@ impl Connection {
         if self.session.output().is_empty() {
             return Ok(());
         }
-        let limit = phase_timeout(self.session.phase());
+        let limit = self.timeout(self.session.phase());
         let write = async {
             self.stream.write_all(self.session.output()).await?;
             self.stream.flush().await
@@ -308,11 +313,16 @@ impl Connection {
         }
     }
 
+    /// How long to wait in `phase`: the configured override, else RFC 5321's value.
+    fn timeout(&self, phase: ClientPhase) -> Duration {
+        self.reply_timeout.unwrap_or_else(|| phase_timeout(phase))
+    }
+
     /// Writes pending commands, then reads under the phase's timeout.
     async fn read_more(&mut self) -> Result<(), ConnectionError> {
         self.flush().await?;
         let phase = self.session.phase();
-        match timeout(phase_timeout(phase), self.stream.read(&mut self.buffer)).await {
+        match timeout(self.timeout(phase), self.stream.read(&mut self.buffer)).await {
             Ok(Ok(0)) => Err(ConnectionError::Io(io::ErrorKind::UnexpectedEof.into())),
             Ok(Ok(count)) => {
                 self.session.receive(&self.buffer[..count]);

@@ -1,16 +1,16 @@
-//! One delivery attempt for the recipients of one message at one domain: route, reuse or
-//! open a connection (every address of every MX in order, RFC 5321 §5.1), send, and say
-//! what happened to each recipient.
+//! One delivery attempt for the recipients of one message at one domain: a free slot at
+//! the destination (or "busy" at once), route (without the hops that are this host),
+//! reuse or open a connection (every address of every MX in order, RFC 5321 §5.1), send,
+//! and say what happened to each recipient.
 
-use std::collections::HashMap;
 use std::io::{self, Read};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use posthorn_proto::client::{OutgoingEnvelope, RecipientOutcome, TransactionResult};
 use posthorn_proto::{Domain, EnhancedStatus, Reply};
-use tokio::sync::Semaphore;
+use tokio::sync::mpsc::UnboundedReceiver;
 
 use posthorn_config::{PlaintextRetry, TlsFailure};
 use posthorn_policy::outbound_tls::{
@@ -19,14 +19,12 @@ use posthorn_policy::outbound_tls::{
 use posthorn_policy::AccessMap;
 
 use crate::connection::{ClientSettings, Connection, ConnectionError, StartTlsFailure};
+use crate::destination::Destinations;
 use crate::maillog::{self, TlsAction};
-use crate::route::{Route, RouteError, Router};
+use crate::route::{RouteError, Router, ThisHost};
 use crate::tls::TlsClient;
 use crate::tls_memory::TlsMemory;
 use crate::verify::Verify;
-
-/// How long an idle connection is kept for the next message to the same destination.
-const IDLE_LIMIT: Duration = Duration::from_secs(5);
 
 /// What happened to one recipient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +51,17 @@ pub struct RecipientReport {
     pub policy: String,
 }
 
+/// What [`Deliverer::deliver`] did.
+#[derive(Debug, Clone)]
+pub enum Delivery {
+    /// One report per recipient, in the parcel's order.
+    Attempted(Vec<RecipientReport>),
+    /// Every connection slot of the destination is taken: nothing was tried, and the
+    /// recipients' state should not change. [`Deliverer::watch_freed`] says when a slot
+    /// frees.
+    DestinationBusy,
+}
+
 /// A message (or part of its recipients) to carry to one domain.
 pub struct Parcel<'a> {
     pub envelope: OutgoingEnvelope,
@@ -66,6 +75,8 @@ pub struct DelivererSettings {
     pub client: ClientSettings,
     pub destination_concurrency: usize,
     pub messages_per_connection: usize,
+    /// Our name and listeners: routes never lead back to us.
+    pub this_host: ThisHost,
 }
 
 /// Outbound TLS settings (SPEC §2 `[outbound]`).
@@ -93,14 +104,7 @@ pub struct Deliverer {
     memory: TlsMemory,
     tls: TlsClient,
     settings: DelivererSettings,
-    destinations: Mutex<HashMap<String, Arc<Destination>>>,
-}
-
-/// Shared state for one destination: how many connections may run, and idle ones.
-struct Destination {
-    permits: Semaphore,
-    idle: Mutex<Vec<(u64, Connection)>>,
-    next_idle_id: Mutex<u64>,
+    destinations: Destinations,
 }
 
 impl Deliverer {
@@ -114,36 +118,49 @@ impl Deliverer {
             routing: RwLock::new(Arc::new(routing)),
             memory,
             tls,
+            destinations: Destinations::new(settings.destination_concurrency),
             settings,
-            destinations: Mutex::new(HashMap::new()),
         }
     }
 
-    /// One attempt for every recipient of `parcel`, all at `domain`.
-    pub async fn deliver(&self, domain: &Domain, parcel: &Parcel<'_>) -> Vec<RecipientReport> {
+    /// From now on, the recipient domain (lower case) of every destination whose
+    /// connection slot frees: the moment to retry what got [`Delivery::DestinationBusy`].
+    pub fn watch_freed(&self) -> UnboundedReceiver<String> {
+        self.destinations.watch_freed()
+    }
+
+    /// One attempt for every recipient of `parcel`, all at `domain`; at once
+    /// [`Delivery::DestinationBusy`] when the destination has no free connection slot.
+    pub async fn deliver(&self, domain: &Domain, parcel: &Parcel<'_>) -> Delivery {
+        let key = domain.lookup_key();
+        let destination = self.destinations.get(&key);
+        let Some(_slot) = self.destinations.try_slot(&destination) else {
+            return Delivery::DestinationBusy;
+        };
         let count = parcel.envelope.recipients.len();
         let routing = self.routing();
-        let route = match routing.router.route(domain).await {
+        let routed = routing
+            .router
+            .route(domain)
+            .await
+            .and_then(|route| self.settings.this_host.exclude_self(&key, route));
+        let route = match routed {
             Ok(route) => route,
             Err(RouteError::Permanent { code, status, text }) => {
                 let reply = format!("{code} {status} {text}");
-                return Failure::new(Outcome::Failed, status, reply).reports(count);
+                return Failure::new(Outcome::Failed, status, reply).delivery(count);
             }
             Err(RouteError::Temporary { text }) => {
-                return Failure::new(Outcome::Deferred, EnhancedStatus::new(4, 4, 3), text)
-                    .reports(count);
+                let status = EnhancedStatus::new(4, 4, 3);
+                return Failure::new(Outcome::Deferred, status, text).delivery(count);
             }
         };
-        let destination = self.destination(&domain.lookup_key());
-        let Ok(_permit) = destination.permits.acquire().await else {
-            let status = EnhancedStatus::new(4, 3, 0);
-            return Failure::new(Outcome::Deferred, status, "shutting down".into()).reports(count);
-        };
-        if let Some(mut connection) = take_idle(&destination, &route) {
+        let limit = self.settings.messages_per_connection;
+        if let Some(mut connection) = destination.take_idle(&route) {
             if let Ok(result) = send(&mut connection, parcel).await {
                 let reports = reports(&connection, &result, count);
-                self.release(&destination, connection);
-                return reports;
+                destination.keep_idle(connection, limit);
+                return Delivery::Attempted(reports);
             }
             // A stale idle connection: fall through to a fresh one.
         }
@@ -152,25 +169,24 @@ impl Deliverer {
             EnhancedStatus::new(4, 4, 1),
             "no addresses to try".into(),
         );
-        let recipient_domain = domain.lookup_key();
         for hop in &route.hops {
             for ip in &hop.addresses {
                 let target = Target {
                     address: SocketAddr::new(*ip, hop.port),
                     host: &hop.host,
-                    recipient_domain: &recipient_domain,
+                    recipient_domain: &key,
                 };
                 match self.attempt(&routing, &target, parcel).await {
                     Ok((connection, result)) => {
                         let reports = reports(&connection, &result, count);
-                        self.release(&destination, connection);
-                        return reports;
+                        destination.keep_idle(connection, limit);
+                        return Delivery::Attempted(reports);
                     }
                     Err(failure) => last = failure,
                 }
             }
         }
-        last.reports(count)
+        last.delivery(count)
     }
 
     /// One address: the TLS policy for it, the connection (with STARTTLS, a fallback or
@@ -303,60 +319,6 @@ impl Deliverer {
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
         }
     }
-
-    fn destination(&self, key: &str) -> Arc<Destination> {
-        let mut destinations = lock(&self.destinations);
-        Arc::clone(destinations.entry(key.to_owned()).or_insert_with(|| {
-            Arc::new(Destination {
-                permits: Semaphore::new(self.settings.destination_concurrency),
-                idle: Mutex::new(Vec::new()),
-                next_idle_id: Mutex::new(0),
-            })
-        }))
-    }
-
-    /// Keeps a connection for the next message, or closes it when it has carried enough.
-    fn release(&self, destination: &Arc<Destination>, connection: Connection) {
-        if connection.messages_sent >= self.settings.messages_per_connection {
-            tokio::spawn(connection.quit());
-            return;
-        }
-        let id = {
-            let mut next = lock(&destination.next_idle_id);
-            *next += 1;
-            *next
-        };
-        lock(&destination.idle).push((id, connection));
-        let destination = Arc::clone(destination);
-        tokio::spawn(async move {
-            tokio::time::sleep(IDLE_LIMIT).await;
-            let expired = {
-                let mut idle = lock(&destination.idle);
-                idle.iter()
-                    .position(|(candidate, _)| *candidate == id)
-                    .map(|index| idle.swap_remove(index).1)
-            };
-            if let Some(connection) = expired {
-                connection.quit().await;
-            }
-        });
-    }
-}
-
-/// An idle connection to one of the route's hops: the route may have changed since the
-/// connection was opened (new DNS answers, a reloaded mailertable).
-fn take_idle(destination: &Destination, route: &Route) -> Option<Connection> {
-    let mut idle = lock(&destination.idle);
-    let on_route = |connection: &Connection| {
-        route.hops.iter().any(|hop| {
-            hop.port == connection.address.port()
-                && hop.addresses.contains(&connection.address.ip())
-        })
-    };
-    let index = idle
-        .iter()
-        .rposition(|(_, connection)| on_route(connection))?;
-    Some(idle.swap_remove(index).1)
 }
 
 async fn send(
@@ -453,6 +415,10 @@ impl Failure {
         Failure::new(Outcome::Deferred, status, reply).with_policy(label)
     }
 
+    fn delivery(&self, count: usize) -> Delivery {
+        Delivery::Attempted(self.reports(count))
+    }
+
     fn reports(&self, count: usize) -> Vec<RecipientReport> {
         let report = RecipientReport {
             outcome: self.outcome,
@@ -488,12 +454,5 @@ fn describe_failure(host: &str, address: SocketAddr, error: &ConnectionError) ->
             format!("Connection timed out with {host}. [{}]", address.ip())
         }
         other => format!("{other} (with {host}. [{}])", address.ip()),
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match mutex.lock() {
-        Ok(guard) => guard,
-        Err(poisoned) => poisoned.into_inner(),
     }
 }

@@ -7,6 +7,7 @@
 
 mod connection;
 mod deliverer;
+mod destination;
 pub mod maillog;
 pub mod probe;
 pub mod route;
@@ -17,7 +18,7 @@ mod verify;
 
 pub use connection::{ClientSettings, Connection, ConnectionError, StartTlsFailure};
 pub use deliverer::{
-    Deliverer, DelivererSettings, Outcome, Parcel, RecipientReport, Routing, TlsSettings,
+    Deliverer, DelivererSettings, Delivery, Outcome, Parcel, RecipientReport, Routing, TlsSettings,
 };
 pub use tls::{TlsClient, TlsOutcome, TlsSetupError};
 pub use verify::Verify;

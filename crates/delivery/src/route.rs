@@ -7,8 +7,9 @@
 //! address, or through the smarthost as sendmail does. The answer is a [`Route`]:
 //! the hops to try in order, or a [`RouteError`] saying whether to bounce or retry.
 //!
-//! This module does not connect anywhere, and it does not drop MX hosts that are this
-//! host (RFC 5321 §5.1's "MX points back to me"): the caller knows its own names.
+//! This module does not connect anywhere. Dropping the hops that are this host (RFC 5321
+//! §5.1's "MX points back to me") is [`ThisHost`]'s job: the deliverer knows its own
+//! names and listeners and applies it to every route.
 
 use std::net::IpAddr;
 use std::str::FromStr;
@@ -20,6 +21,9 @@ use posthorn_policy::mailertable::{HostError, MailerHost, MailerTarget, Mailerta
 use posthorn_proto::{Domain, EnhancedStatus};
 use rand::seq::SliceRandom;
 use thiserror::Error;
+
+mod this_host;
+pub use this_host::ThisHost;
 
 /// One host to try, with every address to try it at.
 #[derive(Debug, Clone, PartialEq, Eq)]

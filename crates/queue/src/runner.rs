@@ -2,6 +2,13 @@
 //! delivery with bounded concurrency, records each recipient's new state durably, sends
 //! DSNs, and removes messages whose recipients are all done.
 //!
+//! `queue.delivery_concurrency` bounds the attempts running at once. An attempt never
+//! waits for a busy destination (all of its `outbound.destination_concurrency` slots
+//! taken): those recipients are set aside, the attempt ends and frees its slot, and the
+//! message is woken when the deliverer announces a free slot at that destination (or
+//! after a fallback delay). So messages for one slow destination cannot take every
+//! delivery slot and starve the others.
+//!
 //! Decisions (when to retry, when to give up, whether a DSN is wanted) are the pure
 //! functions of `schedule` and `dsn`; this module only sequences them with I/O.
 
@@ -9,7 +16,7 @@ mod attempt;
 mod notify;
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -57,6 +64,10 @@ pub struct Scheduler {
     running: HashSet<QueueId>,
     /// Messages flushed while running: retried as soon as their attempt ends.
     flushed_while_running: HashSet<QueueId>,
+    /// Flushed messages: their next attempt tries deferred recipients before their time.
+    forced: HashSet<QueueId>,
+    /// Messages set aside because a destination (recipient domain) was busy, oldest first.
+    waiting: HashMap<String, VecDeque<QueueId>>,
     permits: Arc<Semaphore>,
     /// Every delivery slot is taken: nothing starts before an attempt finishes.
     saturated: bool,
@@ -69,6 +80,8 @@ struct Finished {
     next_due: Option<SystemTime>,
     /// DSNs queued by the attempt.
     new_messages: Vec<QueueId>,
+    /// Busy destinations the message waits for.
+    waiting_for: Vec<String>,
 }
 
 impl Scheduler {
@@ -82,6 +95,8 @@ impl Scheduler {
             timeline: BinaryHeap::new(),
             running: HashSet::new(),
             flushed_while_running: HashSet::new(),
+            forced: HashSet::new(),
+            waiting: HashMap::new(),
             permits,
             saturated: false,
         }
@@ -99,6 +114,7 @@ impl Scheduler {
             self.schedule(message.id.clone(), first_due(message, now));
         }
         let (finished_tx, mut finished_rx) = mpsc::unbounded_channel::<Finished>();
+        let mut freed = self.deliverer.watch_freed();
         let mut rescan = tokio::time::interval(RESCAN_INTERVAL);
         rescan.tick().await;
         loop {
@@ -109,6 +125,7 @@ impl Scheduler {
                     None => return,
                 },
                 Some(finished) = finished_rx.recv() => self.finish(finished),
+                Some(destination) = freed.recv() => self.wake_one(&destination),
                 _ = tokio::time::sleep(sleep) => self.start_due(&finished_tx),
                 _ = rescan.tick() => self.rescan().await,
                 _ = stopping.changed() => {
@@ -125,6 +142,7 @@ impl Scheduler {
         match command {
             QueueCommand::Queued(id) => self.schedule(id, now),
             QueueCommand::Flush(Some(id)) => {
+                self.forced.insert(id.clone());
                 if self.running.contains(&id) {
                     self.flushed_while_running.insert(id);
                 } else {
@@ -134,8 +152,10 @@ impl Scheduler {
             QueueCommand::Flush(None) => {
                 let ids: Vec<QueueId> = self.due_at.keys().cloned().collect();
                 for id in ids {
+                    self.forced.insert(id.clone());
                     self.schedule(id, now);
                 }
+                self.forced.extend(self.running.iter().cloned());
                 self.flushed_while_running
                     .extend(self.running.iter().cloned());
             }
@@ -186,7 +206,7 @@ impl Scheduler {
             };
             self.due_at.remove(&id);
             self.running.insert(id.clone());
-            let forced = at <= now;
+            let forced = self.forced.remove(&id);
             let task = attempt::Attempt {
                 spool: self.spool.clone(),
                 deliverer: Arc::clone(&self.deliverer),
@@ -200,6 +220,7 @@ impl Scheduler {
                     id,
                     next_due: outcome.next_due,
                     new_messages: outcome.new_messages,
+                    waiting_for: outcome.waiting_for,
                 });
             });
         }
@@ -211,11 +232,35 @@ impl Scheduler {
         let now = SystemTime::now();
         let flushed = self.flushed_while_running.remove(&finished.id);
         if let Some(next) = finished.next_due {
-            self.schedule(finished.id, if flushed { now } else { next });
+            self.schedule(finished.id.clone(), if flushed { now } else { next });
         }
         for id in finished.new_messages {
             self.schedule(id, now);
         }
+        for destination in finished.waiting_for {
+            self.waiting
+                .entry(destination)
+                .or_default()
+                .push_back(finished.id.clone());
+        }
+    }
+
+    /// A slot at `destination` is free: the oldest message waiting for it goes now.
+    fn wake_one(&mut self, destination: &str) {
+        let Some(queue) = self.waiting.get_mut(destination) else {
+            return;
+        };
+        // One still waiting (not running, not gone): it takes the free slot.
+        while let Some(id) = queue.pop_front() {
+            if !self.running.contains(&id) && self.due_at.contains_key(&id) {
+                if queue.is_empty() {
+                    self.waiting.remove(destination);
+                }
+                self.schedule(id, SystemTime::now());
+                return;
+            }
+        }
+        self.waiting.remove(destination);
     }
 
     /// Picks up messages another process queued without telling us.

@@ -1,14 +1,17 @@
 //! The session's policy checks for one client, answered by the relay policy and the
 //! access map (and, at `MAIL`, the client's `TLS_Clt:` requirement against the
-//! session's TLS), with sendmail-style log lines for every refusal.
+//! session's TLS), with sendmail-style log lines for every refusal. `MAIL` is also
+//! where a spool short of space turns new mail away (`spool_space.rs`).
 
 use std::net::IpAddr;
+use std::path::Path;
 
 use posthorn_policy::{Client, Decision, RelayPolicy, TlsRequirement};
 use posthorn_proto::session::{SessionPolicy, Verdict};
 use posthorn_proto::{EnhancedStatus, ForwardPath, MailParams, RcptParams, Reply, ReversePath};
 
 use crate::inbound_tls::{check_client_tls, InboundTls};
+use crate::spool_space;
 
 pub(crate) struct ClientPolicy<'a> {
     pub(crate) relay: &'a RelayPolicy,
@@ -29,6 +32,10 @@ pub(crate) struct ClientPolicy<'a> {
     pub(crate) tls_requirement: Option<&'a TlsRequirement>,
     /// What the session's TLS established; `None` in plaintext.
     pub(crate) tls: Option<&'a InboundTls>,
+    /// The spool directory, whose free space is checked at `MAIL`...
+    pub(crate) spool: &'a Path,
+    /// ...against `limits.message_size`.
+    pub(crate) message_size: u64,
 }
 
 impl ClientPolicy<'_> {
@@ -104,6 +111,10 @@ fn sender_owned_by(from: &ReversePath, identity: &str, hostname: &str) -> bool {
 
 impl SessionPolicy for ClientPolicy<'_> {
     fn check_sender(&mut self, from: &ReversePath, _: &MailParams) -> Verdict {
+        if let Some(reply) = spool_space::refusal(self.spool, self.message_size) {
+            tracing::info!(target: "posthorn::mail", ruleset = "check_mail", arg1 = %format_args!("<{from}>"), relay = %self.relay_label, reject = %reply);
+            return Verdict::Reject(reply);
+        }
         if let Some(refused) = self.check_tls() {
             return refused;
         }

@@ -1,6 +1,7 @@
 //! The per-connection driver: moves bytes between the socket and the sans-IO session and
-//! carries out what the session asks (TLS upgrade, storage, commit, close). The reading,
-//! flushing and session limits here serve the local driver (`local.rs`) too.
+//! carries out what the session asks (TLS upgrade, storage, commit, close); it reads
+//! through `reading.rs` (greet pause, deadlines, DATA rate). The flushing and session
+//! limits here serve the local driver (`local.rs`) too.
 
 use std::io;
 use std::net::SocketAddr;
@@ -20,6 +21,8 @@ use crate::client_policy::ClientPolicy;
 use crate::features::ClientRules;
 use crate::inbound_tls::InboundTls;
 use crate::maillog;
+use crate::pace::{Pace, PaceLimits};
+use crate::reading::{listen_before_greeting, read_paced};
 use crate::settings::Settings;
 use crate::storage::{MessageHandoff, Origin};
 use crate::stream::Stream;
@@ -70,6 +73,12 @@ pub(crate) async fn serve(
         _ => Stream::Plain(tcp),
     };
     let mut session = driver.open_session(kind);
+    let mut stream = stream;
+    let pause = settings.config.timeouts.greet_pause;
+    match listen_before_greeting(&mut stream, &mut session, pause).await {
+        Ok(true) => {}
+        Ok(false) | Err(_) => return,
+    }
     match driver.run(stream, &mut session).await {
         Err(End::Io(error)) => tracing::debug!(peer = %peer, %error, "connection lost"),
         Err(End::TlsFailed) | Ok(()) => {}
@@ -233,18 +242,28 @@ impl Driver<'_> {
             relay_label: self.relay_label,
             tls_requirement: self.rules.tls_requirement.as_ref(),
             tls: self.tls.as_ref(),
+            spool: self.shared.spool.path(),
+            message_size: self.settings.config.limits.message_size,
         }
     }
 
     async fn run(&mut self, mut stream: Stream, session: &mut ServerSession) -> Result<(), End> {
         let mut buffer = vec![0u8; READ_BUFFER];
         let mut authenticated = false;
+        let limits = PaceLimits::from_config(&self.settings.config.timeouts);
+        let mut pace = Pace::new(limits, Instant::now());
         loop {
             let mut policy = self.policy(authenticated);
             match session.poll(&mut policy) {
                 Action::NeedInput => {
+                    if !session.output().is_empty() {
+                        pace.replied(Instant::now());
+                    }
                     flush(&mut stream, session).await.map_err(End::Io)?;
-                    if !self.read(&mut stream, session, &mut buffer).await? {
+                    if !self
+                        .read(&mut stream, session, &mut buffer, &mut pace)
+                        .await?
+                    {
                         return Ok(());
                     }
                 }
@@ -288,13 +307,13 @@ impl Driver<'_> {
         stream: &mut Stream,
         session: &mut ServerSession,
         buffer: &mut [u8],
+        pace: &mut Pace,
     ) -> Result<bool, End> {
         if *self.shutdown.borrow() && session.shut_down() {
             return Ok(true);
         }
-        let timeouts = &self.settings.config.timeouts;
         tokio::select! {
-            read = read_with_timeout(stream, session, buffer, timeouts) => read.map_err(End::Io),
+            read = read_paced(stream, session, buffer, pace, self.relay_label) => read.map_err(End::Io),
             _ = self.shutdown.changed() => {
                 session.shut_down();
                 Ok(true)
@@ -309,6 +328,8 @@ pub(crate) fn session_config(config: &Config) -> SessionConfig {
     session.max_message_size = config.limits.message_size;
     session.max_recipients = config.limits.recipients;
     session.max_errors = config.limits.errors;
+    session.max_header_size = config.limits.header_size;
+    session.max_hops = config.limits.hops;
     session
 }
 

@@ -114,25 +114,49 @@ pub fn socket_path(spool: &Path) -> PathBuf {
 pub async fn serve(
     path: PathBuf,
     requests: mpsc::Sender<ControlRequest>,
-    mut stopping: watch::Receiver<bool>,
+    stopping: watch::Receiver<bool>,
 ) -> io::Result<()> {
-    let listener = bind(&path)?;
-    while !*stopping.borrow() {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    tokio::spawn(answer(stream, requests.clone()));
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "control socket accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            },
-            changed = stopping.changed() => if changed.is_err() { break },
-        }
+    ControlSocket::bind(path)?.serve(requests, stopping).await
+}
+
+/// The daemon's bound control socket. Bound before the daemon reports itself ready, so a
+/// `queue flush` right after start finds it; removed when serving ends.
+pub struct ControlSocket {
+    listener: UnixListener,
+    path: PathBuf,
+}
+
+impl ControlSocket {
+    /// Binds `path`, replacing a stale socket file; `AddrInUse` when a running daemon
+    /// still answers on it (two daemons never share a spool).
+    pub fn bind(path: PathBuf) -> io::Result<ControlSocket> {
+        let listener = bind(&path)?;
+        Ok(ControlSocket { listener, path })
     }
-    let _ = std::fs::remove_file(&path);
-    Ok(())
+
+    /// Accepts requests until `stopping` turns true; each valid one is sent on `requests`.
+    pub async fn serve(
+        self,
+        requests: mpsc::Sender<ControlRequest>,
+        mut stopping: watch::Receiver<bool>,
+    ) -> io::Result<()> {
+        while !*stopping.borrow() {
+            tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, _)) => {
+                        tokio::spawn(answer(stream, requests.clone()));
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "control socket accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
+                changed = stopping.changed() => if changed.is_err() { break },
+            }
+        }
+        let _ = std::fs::remove_file(&self.path);
+        Ok(())
+    }
 }
 
 /// Binds the socket, replacing a stale file, and opens it to the daemon's group.

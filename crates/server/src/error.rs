@@ -23,6 +23,11 @@ pub enum ServerError {
     Mailertable(#[from] posthorn_policy::MailertableErrors),
     #[error(transparent)]
     Config(#[from] posthorn_config::ConfigError),
+    #[error("control socket {path}: {source}")]
+    Control {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot install signal handler: {0}")]
     Signal(std::io::Error),
     #[error("outbound.smarthost {0}")]

@@ -16,9 +16,12 @@ mod inbound_tls;
 mod local;
 mod maillog;
 mod outbound;
+mod pace;
+mod reading;
 mod received;
 mod server;
 mod settings;
+mod spool_space;
 mod storage;
 mod stream;
 

@@ -108,10 +108,13 @@ where
     Ok(())
 }
 
-/// What a local session offers: the listener limits, no STARTTLS, no AUTH.
+/// What a local session offers: the listener limits, no STARTTLS, no AUTH, and no
+/// RFC 2920 synchronisation checks.
 fn session_config(config: &Config) -> SessionConfig {
     let mut session = connection::session_config(config);
     session.extensions.starttls = false;
+    // `sendmail -bs < script` sends the whole conversation at once, body included.
+    session.pipelining_sync = false;
     session
 }
 
@@ -151,6 +154,8 @@ impl LocalDriver<'_> {
                 // A local user is not a network client: TLS_Clt does not apply.
                 tls_requirement: None,
                 tls: None,
+                spool: self.spool.path(),
+                message_size: self.config.limits.message_size,
             };
             match session.poll(&mut policy) {
                 Action::NeedInput => {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use posthorn_config::{Config, StartTlsMode};
-use posthorn_delivery::route::{Router, Smarthost};
+use posthorn_delivery::route::{Router, Smarthost, ThisHost};
 use posthorn_delivery::tls_memory::TlsMemory;
 use posthorn_delivery::{
     ClientSettings, Deliverer, DelivererSettings, Routing, TlsClient, TlsSettings,
@@ -62,11 +62,24 @@ fn deliverer(config: &Config) -> Result<Deliverer, ServerError> {
         client: ClientSettings {
             ehlo_name: config.hostname.clone(),
             connect_timeout: config.outbound.connect_timeout,
+            reply_timeout: config.outbound.reply_timeout,
         },
         destination_concurrency: config.outbound.destination_concurrency,
         messages_per_connection: config.outbound.messages_per_connection,
+        this_host: this_host(config),
     };
     Ok(Deliverer::new(routing(config)?, tls, memory, settings))
+}
+
+/// Our name and listening addresses: an MX (or any hop) that is one of them is a mail
+/// loop (RFC 5321 §5.1).
+fn this_host(config: &Config) -> ThisHost {
+    let listeners = config
+        .listeners
+        .iter()
+        .map(|listener| listener.address)
+        .collect();
+    ThisHost::new(&config.hostname, listeners)
 }
 
 /// Routing and TLS policy as `config` says: mailertable, smarthost, port, resolver, access

@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 
 use crate::admission::{Admission, Refusal};
 use crate::connection::{self, DRAIN_LIMIT};
-use crate::control::{self, ControlRequest};
+use crate::control::{self, ControlRequest, ControlSocket};
 use crate::outbound;
 use crate::settings::{CertificateReport, Settings};
 use crate::ServerError;
@@ -75,6 +75,7 @@ pub struct Server {
     scheduler: Scheduler,
     queue_commands: mpsc::Receiver<QueueCommand>,
     signals: Signals,
+    control: ControlSocket,
 }
 
 /// The signals the daemon answers, installed before any listener is bound: a SIGHUP or
@@ -106,6 +107,14 @@ impl Server {
             path: config.spool.clone(),
             source,
         })?;
+        // The control socket first: it refuses a second daemon on the same spool before
+        // recovery could touch files the running one is writing.
+        let control_path = control::socket_path(spool.path());
+        let control =
+            ControlSocket::bind(control_path.clone()).map_err(|source| ServerError::Control {
+                path: control_path,
+                source,
+            })?;
         let recovery = spool.recover().map_err(|source| ServerError::Spool {
             path: config.spool.clone(),
             source,
@@ -146,6 +155,7 @@ impl Server {
             scheduler,
             queue_commands,
             signals,
+            control,
         })
     }
 
@@ -183,7 +193,11 @@ impl Server {
             self.queue_commands,
             stopping.clone(),
         ));
-        let control = tokio::spawn(serve_control(Arc::clone(&self.shared), stopping.clone()));
+        let control = tokio::spawn(serve_control(
+            Arc::clone(&self.shared),
+            self.control,
+            stopping.clone(),
+        ));
         let mut accept_loops = Vec::new();
         for (listener, kind) in self.listeners {
             let shared = Arc::clone(&self.shared);
@@ -277,10 +291,14 @@ async fn turn_away(mut tcp: TcpStream, hostname: String, refusal: Refusal) {
 }
 
 /// The control socket: `queue flush` and local submissions reach the scheduler here.
-async fn serve_control(shared: Arc<Shared>, stopping: watch::Receiver<bool>) {
+async fn serve_control(
+    shared: Arc<Shared>,
+    socket: ControlSocket,
+    stopping: watch::Receiver<bool>,
+) {
     let (requests, mut received) = mpsc::channel(64);
     let path = control::socket_path(shared.spool.path());
-    let listener = tokio::spawn(control::serve(path.clone(), requests, stopping));
+    let listener = tokio::spawn(socket.serve(requests, stopping));
     while let Some(request) = received.recv().await {
         let command = match request {
             ControlRequest::Flush(id) => QueueCommand::Flush(id),

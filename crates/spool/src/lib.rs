@@ -37,11 +37,13 @@
 //! [`Spool::recover`] removes `incoming/` leftovers, quarantines files that do
 //! not decode through BodyEnd, cuts off a torn final update record (a crash
 //! mid-append, never acknowledged), and rebuilds each message's recipient states
-//! by applying its updates in order.
+//! by applying its updates in order. [`decode_file`] runs the same decoder on bytes
+//! held in memory (for tools and the `spool_record` fuzz target).
 
 mod body;
 mod codec;
 mod committer;
+mod decode;
 mod envelope;
 mod error;
 mod id;
@@ -55,6 +57,7 @@ mod writer;
 pub use body::BodyReader;
 pub use codec::MAX_REPLY_LEN;
 pub use committer::CommitStats;
+pub use decode::{decode_file, DecodedFile};
 pub use envelope::{
     ClientInfo, Envelope, QueuedMessage, Recipient, RecipientState, RecipientStatus,
 };

@@ -35,6 +35,7 @@ fn absent_keys_take_production_defaults() {
             messages_per_connection: 100,
             tls_failure_memory: Duration::from_secs(24 * HOURS),
             plaintext_retry: PlaintextRetry::Immediate,
+            reply_timeout: None,
         }
     );
     assert!(config.dns.nameservers.is_empty());
@@ -83,6 +84,8 @@ fn absent_keys_take_production_defaults() {
             sessions: 1000,
             connections_per_ip_per_minute: 600,
             errors: 20,
+            header_size: 1_000_000,
+            hops: 100,
         }
     );
     assert_eq!(
@@ -92,6 +95,9 @@ fn absent_keys_take_production_defaults() {
             data_block: Duration::from_secs(180),
             data_end: Duration::from_secs(600),
             tls_handshake: Duration::from_secs(60),
+            greet_pause: Duration::ZERO,
+            data_rate_window: Duration::from_secs(30),
+            data_min_bytes_per_second: 500,
         }
     );
 }
@@ -199,12 +205,17 @@ recipients = 50
 sessions = 200
 connections_per_ip_per_minute = 0
 errors = 5
+header_size = "64KiB"
+hops = 30
 
 [timeouts]
 command = "2m"
 data_block = "90s"
 data_end = "15m"
 tls_handshake = "30s"
+greet_pause = "5s"
+data_rate_window = "1m"
+data_min_bytes_per_second = 0
 "#;
 
 #[test]
@@ -248,6 +259,7 @@ fn full_file_sets_every_key() {
             messages_per_connection: 10,
             tls_failure_memory: Duration::from_secs(12 * HOURS),
             plaintext_retry: PlaintextRetry::NextAttempt,
+            reply_timeout: None,
         }
     );
     assert_eq!(
@@ -310,6 +322,8 @@ fn full_file_sets_every_key() {
             sessions: 200,
             connections_per_ip_per_minute: 0,
             errors: 5,
+            header_size: 64 * 1024,
+            hops: 30,
         }
     );
     assert_eq!(
@@ -319,6 +333,9 @@ fn full_file_sets_every_key() {
             data_block: Duration::from_secs(90),
             data_end: Duration::from_secs(900),
             tls_handshake: Duration::from_secs(30),
+            greet_pause: Duration::from_secs(5),
+            data_rate_window: Duration::from_secs(60),
+            data_min_bytes_per_second: 0,
         }
     );
 }

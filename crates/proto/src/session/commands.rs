@@ -182,6 +182,9 @@ impl ServerSession {
     }
 
     fn on_data(&mut self) {
+        if self.sent_past_data() {
+            return;
+        }
         let Some(transaction) = self.transaction.as_ref() else {
             return self.reply_error(&replies::need_mail_before_data());
         };

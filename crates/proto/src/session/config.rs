@@ -47,6 +47,13 @@ pub struct SessionConfig {
     pub implicit_tls: bool,
     /// MAIL is refused until the client authenticated (submission listeners).
     pub auth_required: bool,
+    /// Header section limit in octets (`552 5.3.4` above it).
+    pub max_header_size: u64,
+    /// `Received:` fields a message may carry (RFC 5321 §6.3); more: `554 5.4.6`.
+    pub max_hops: usize,
+    /// Enforce RFC 2920 synchronisation for unauthenticated clients (see the module
+    /// doc); off for a local submitter whose whole script arrives at once.
+    pub pipelining_sync: bool,
 }
 
 impl SessionConfig {
@@ -61,6 +68,9 @@ impl SessionConfig {
             max_text_line: 998,
             implicit_tls: false,
             auth_required: false,
+            max_header_size: 1_000_000,
+            max_hops: 100,
+            pipelining_sync: true,
         }
     }
 }

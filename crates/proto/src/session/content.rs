@@ -1,7 +1,8 @@
 //! Receiving message content: DATA lines or BDAT chunks, size accounting, and the end of
 //! a message (commit, discard or refusal).
 
-use super::{replies, Request, ServerSession, State};
+use super::headers::HeaderCounter;
+use super::{replies, Request, ServerSession, SessionConfig, State};
 use crate::framing::{DataReceiver, LineEndingNormalizer};
 use crate::Reply;
 
@@ -32,6 +33,8 @@ pub(super) struct Content {
     pub(super) too_big: bool,
     /// BDAT line-ending normalisation; `None` for DATA and for BODY=BINARYMIME.
     pub(super) normalizer: Option<LineEndingNormalizer>,
+    /// Header section size and hop count.
+    headers: HeaderCounter,
 }
 
 impl Content {
@@ -42,6 +45,26 @@ impl Content {
             keep,
             too_big: false,
             normalizer,
+            headers: HeaderCounter::default(),
+        }
+    }
+
+    /// Why the complete content must be refused, if it must: size first, then line
+    /// length, header size and hop count.
+    fn refusal(&self, config: &SessionConfig, long_line: bool) -> Option<Reply> {
+        if self.too_big {
+            Some(replies::message_too_big())
+        } else if long_line {
+            Some(replies::line_too_long_in_data(config.max_text_line))
+        } else if self.headers.size() > config.max_header_size {
+            Some(replies::header_too_large())
+        } else if self.headers.received() > config.max_hops {
+            Some(replies::too_many_hops(
+                self.headers.received(),
+                config.max_hops,
+            ))
+        } else {
+            None
         }
     }
 
@@ -49,6 +72,9 @@ impl Content {
     /// or the message is over the size limit.
     fn account(&mut self, body: &mut Vec<u8>, before: usize, max_size: u64) {
         let added = body.len().saturating_sub(before) as u64;
+        if let Some(new) = body.get(before..) {
+            self.headers.feed(new);
+        }
         self.size = self.size.saturating_add(added);
         if self.size > max_size {
             self.too_big = true;
@@ -60,6 +86,20 @@ impl Content {
 }
 
 impl ServerSession {
+    /// The client sent message content too slowly (below the minimum rate, or past the
+    /// deadline for the whole message): `421 4.4.2` and close; nothing is stored.
+    pub fn data_too_slow(&mut self) {
+        let reply = replies::data_too_slow(&self.config.hostname);
+        self.reply(&reply);
+        self.close();
+    }
+
+    /// A message's content is being received: from DATA or the first BDAT until the
+    /// transaction ends (the owner's rate and deadline apply).
+    pub fn in_message(&self) -> bool {
+        self.content.is_some()
+    }
+
     /// Consumes buffered content input; false when nothing could be done.
     pub(super) fn step_content(&mut self) -> bool {
         let State::Receiving(receiving) = &mut self.state else {
@@ -160,11 +200,10 @@ impl ServerSession {
     }
 
     fn end_data(&mut self, long_line: bool) {
-        let refusal = match self.content.as_ref() {
-            Some(content) if content.too_big => Some(replies::message_too_big()),
-            Some(_) if long_line => Some(replies::line_too_long_in_data(self.config.max_text_line)),
-            _ => None,
-        };
+        let refusal = self
+            .content
+            .as_ref()
+            .and_then(|content| content.refusal(&self.config, long_line));
         match refusal {
             Some(reply) => self.refuse_content(&reply),
             None => self.complete_message(),
@@ -178,8 +217,13 @@ impl ServerSession {
             self.reply_error(&reply);
             return;
         }
-        if self.content.as_ref().is_some_and(|content| content.too_big) {
-            self.refuse_content(&replies::message_too_big());
+        let too_big = self.content.as_ref().is_some_and(|content| content.too_big);
+        let refusal = match self.content.as_ref() {
+            Some(content) if too_big || last => content.refusal(&self.config, false),
+            _ => None,
+        };
+        if let Some(reply) = refusal {
+            self.refuse_content(&reply);
         } else if last {
             if let Some(normalizer) = self
                 .content

@@ -13,13 +13,31 @@
 //! calls the matching method (`tls_established`, `auth_verdict`, `storage_ready`,
 //! `message_stored`). Input that arrives meanwhile is kept, except across STARTTLS, where
 //! everything received before the handshake is discarded (RFC 3207 §4.2, CVE-2011-0411).
+//!
+//! **Pipelining synchronisation** (RFC 2920 §3.1, enforced for clients that have not
+//! authenticated, see `sync.rs`): PIPELINING lets a client send MAIL, RCPT... DATA in one
+//! write, but nothing may follow DATA before its reply, and nothing may precede the
+//! greeting. A client that sends input before the greeting was written out (an early
+//! talker), or any byte after a `DATA` line before that DATA was answered, gets
+//! `554 5.5.0` and the connection is closed: those bytes would otherwise run as commands
+//! or become message content by timing alone. Everything else pipelines freely; EHLO,
+//! NOOP... last in a group is not enforced, since replies to them are answered in order
+//! and change nothing that a later command in the same write depends on.
+//!
+//! **Content limits**: the message size, the text line length, the header section size
+//! and the hop count (`Received:` fields, RFC 5321 §6.3) are measured as the content
+//! streams and refused at its end (`552 5.3.4`, `550 5.6.0`, `552 5.3.4`, `554 5.4.6`).
+//! Timing (command deadlines, DATA rate) is the owner's: see [`ServerSession::timed_out`]
+//! and [`ServerSession::data_too_slow`].
 
 mod auth;
 mod commands;
 mod config;
 mod content;
+mod headers;
 mod policy;
 mod replies;
+mod sync;
 mod transaction;
 
 #[cfg(test)]
@@ -122,6 +140,8 @@ pub struct ServerSession {
     transaction: Option<Transaction>,
     content: Option<Content>,
     errors: u32,
+    /// The owner wrote the greeting out: input is expected from now on.
+    greeted: bool,
 }
 
 impl ServerSession {
@@ -144,6 +164,7 @@ impl ServerSession {
             transaction: None,
             content: None,
             errors: 0,
+            greeted: false,
         };
         let greeting = replies::greeting(&session.config.hostname);
         session.reply(&greeting);
@@ -164,6 +185,9 @@ impl ServerSession {
         if matches!(self.state, State::ExpectTlsHandshake | State::Closed) {
             return; // plaintext after STARTTLS is never executed
         }
+        if !self.greeted && !bytes.is_empty() && self.sync_required() {
+            return self.early_talker();
+        }
         if self.input_start > 0 && self.input_start == self.input.len() {
             self.input.clear();
             self.input_start = 0;
@@ -179,6 +203,7 @@ impl ServerSession {
     /// The owner wrote [`ServerSession::output`] out.
     pub fn clear_output(&mut self) {
         self.output.clear();
+        self.greeted = true;
     }
 
     /// Runs the protocol as far as possible and says what the owner must do next.
@@ -268,13 +293,14 @@ impl ServerSession {
         else {
             return;
         };
+        if let (Ok(()), Some(content)) = (&result, self.content.as_mut()) {
+            content.storing = true;
+        }
+        if self.sent_before_354(&receiving) {
+            return;
+        }
         match result {
-            Ok(()) => {
-                if let Some(content) = self.content.as_mut() {
-                    content.storing = true;
-                }
-                self.enter_receiving(receiving);
-            }
+            Ok(()) => self.enter_receiving(receiving),
             Err(reply) => self.storage_failed(receiving, reply),
         }
     }

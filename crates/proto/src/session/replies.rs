@@ -262,3 +262,35 @@ pub(crate) fn auth_throttled(hostname: &str) -> Reply {
         format!("{hostname} Too many failed authentications, try again later"),
     )
 }
+
+// Limits on content and pace (issue 7).
+
+pub(crate) fn header_too_large() -> Reply {
+    Reply::new(552, S::new(5, 3, 4), "Message header too large")
+}
+
+pub(crate) fn too_many_hops(count: usize, limit: usize) -> Reply {
+    Reply::new(
+        554,
+        S::new(5, 4, 6),
+        format!("Too many hops (mail loop?): {count} Received: headers, {limit} allowed"),
+    )
+}
+
+pub(crate) fn data_too_slow(hostname: &str) -> Reply {
+    Reply::new(
+        421,
+        S::new(4, 4, 2),
+        format!("{hostname} Data transfer too slow, closing connection"),
+    )
+}
+
+/// RFC 2920 §3.1 synchronisation broken: input before the greeting, or after DATA
+/// before its reply.
+pub(crate) fn out_of_sync(when: &str) -> Reply {
+    Reply::new(
+        554,
+        S::new(5, 5, 0),
+        format!("Improper use of SMTP command pipelining: input {when}"),
+    )
+}

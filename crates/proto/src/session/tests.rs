@@ -62,7 +62,16 @@ fn test_auth_verdict(credentials: &Credentials) -> AuthVerdict {
 }
 
 impl Owner {
-    fn new(config: SessionConfig) -> Self {
+    /// Most transcripts here feed a whole conversation, body included, in one piece, as
+    /// a client that ignores RFC 2920 would: they run without the synchronisation
+    /// checks, which `tests/sync.rs` covers with [`Owner::synchronised`].
+    fn new(mut config: SessionConfig) -> Self {
+        config.pipelining_sync = false;
+        Owner::synchronised(config)
+    }
+
+    /// An owner whose session enforces RFC 2920 synchronisation as configured.
+    fn synchronised(config: SessionConfig) -> Self {
         Owner {
             session: ServerSession::new(config),
             open: None,
@@ -587,3 +596,5 @@ fn utf8_recipient_is_accepted_only_in_an_smtputf8_transaction() {
 }
 
 mod auth;
+mod limits;
+mod sync;

@@ -1,20 +1,28 @@
-//! One attempt on one message: the due recipients, grouped by domain, through delivery;
-//! then their new states on disk, the DSNs, and removal when nothing is left to do.
+//! One attempt on one message: the due recipients, grouped by domain, through delivery
+//! (the domains at once, so a slow one does not hold up the rest); each domain's new
+//! states on disk as soon as it is done, then the DSNs, and removal when nothing is left
+//! to do. Recipients whose destination is busy keep their state untouched: the message
+//! waits for a free slot there, without counting an attempt.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use posthorn_delivery::maillog::{delivery, DeliveryLine};
-use posthorn_delivery::{Deliverer, Outcome, Parcel, RecipientReport};
+use posthorn_delivery::{Deliverer, Delivery, Outcome, Parcel, RecipientReport};
 use posthorn_proto::client::OutgoingEnvelope;
 use posthorn_proto::{Domain, ForwardPath};
 use posthorn_spool::{QueueId, QueuedMessage, RecipientState, RecipientStatus, Spool, SpoolError};
+use tokio::task::{self, JoinSet};
 
 use super::notify::{self, Notice};
 use super::RunnerSettings;
 use crate::schedule::{after_temporary_failure, AfterFailure};
+
+/// When recipients held back by a busy destination are looked at again if no slot there
+/// is announced free before (the announcement normally comes much sooner).
+const BUSY_FALLBACK: Duration = Duration::from_secs(15);
 
 pub(super) struct Attempt {
     pub(super) spool: Spool,
@@ -25,6 +33,8 @@ pub(super) struct Attempt {
 pub(super) struct AttemptOutcome {
     pub(super) next_due: Option<SystemTime>,
     pub(super) new_messages: Vec<QueueId>,
+    /// Busy destinations (recipient domains) the message waits for.
+    pub(super) waiting_for: Vec<String>,
 }
 
 impl AttemptOutcome {
@@ -32,6 +42,14 @@ impl AttemptOutcome {
         AttemptOutcome {
             next_due: None,
             new_messages: Vec::new(),
+            waiting_for: Vec::new(),
+        }
+    }
+
+    fn later(at: SystemTime) -> Self {
+        AttemptOutcome {
+            next_due: Some(at),
+            ..AttemptOutcome::gone()
         }
     }
 }
@@ -60,10 +78,7 @@ impl Attempt {
             Err(SpoolError::NotFound(_)) => return AttemptOutcome::gone(),
             Err(error) => {
                 tracing::error!(qid = %id, %error, "cannot read queued message");
-                return AttemptOutcome {
-                    next_due: Some(SystemTime::now() + self.settings.schedule.min),
-                    new_messages: Vec::new(),
-                };
+                return AttemptOutcome::later(SystemTime::now() + self.settings.schedule.min);
             }
         };
         if message.held {
@@ -72,52 +87,92 @@ impl Attempt {
         }
         let started = SystemTime::now();
         let due = due_recipients(&message, started, forced);
-        let mut updates = Vec::with_capacity(due.len());
-        let mut notices = Vec::new();
-        for (domain, indexes) in self.group_by_domain(&message, &due).into_values() {
-            let reports = self.deliver(&message, &domain, &indexes).await;
-            for (index, report) in indexes.into_iter().zip(reports) {
-                let state = self.next_state(&message, index, &report, started);
-                self.log(&message, index, &report, &state, started);
-                notices.extend(Notice::for_attempt(index, &report, &state));
-                updates.push((index, state));
+        let mut results = Results::default();
+        let mut deliveries = self.start_deliveries(&message, &due);
+        while let Some(joined) = deliveries.join_next_with_id().await {
+            let (task, delivery) = match joined {
+                Ok((task, delivery)) => (task, Some(delivery)),
+                Err(error) => (error.id(), None),
+            };
+            let Some((key, indexes)) = deliveries.groups.remove(&task) else {
+                continue;
+            };
+            match delivery {
+                Some(Delivery::Attempted(reports)) => {
+                    self.settle(&message, &indexes, reports, started, &mut results)
+                        .await;
+                }
+                Some(Delivery::DestinationBusy) => results.busy(key, indexes),
+                None => {
+                    tracing::error!(qid = %message.id, domain = %key, "delivery task failed");
+                    let retry = SystemTime::now() + self.settings.schedule.min;
+                    results.hold_back(indexes, retry);
+                }
             }
         }
-        self.record(message, updates, notices).await
+        self.finish(message, results).await
     }
 
-    async fn deliver(
+    /// One delivery task per recipient domain, all running at once: a slow domain does
+    /// not hold up the others.
+    fn start_deliveries(&self, message: &QueuedMessage, due: &[usize]) -> Deliveries {
+        let mut deliveries = Deliveries::default();
+        for (key, (domain, indexes)) in self.group_by_domain(message, due) {
+            let envelope = outgoing_envelope(message, &indexes);
+            let deliverer = Arc::clone(&self.deliverer);
+            let spool = self.spool.clone();
+            let id = message.id.clone();
+            let handle = deliveries.tasks.spawn(async move {
+                let open_body = move || {
+                    spool
+                        .body(&id)
+                        .map(|body| Box::new(body) as Box<dyn Read + Send>)
+                        .map_err(|error| std::io::Error::other(error.to_string()))
+                };
+                let parcel = Parcel {
+                    envelope,
+                    open_body: &open_body,
+                };
+                deliverer.deliver(&domain, &parcel).await
+            });
+            deliveries.groups.insert(handle.id(), (key, indexes));
+        }
+        deliveries
+    }
+
+    /// The new states of one domain's recipients: logged, made durable at once (so a
+    /// crash while another domain is still slow does not repeat this one), noted for DSNs.
+    async fn settle(
         &self,
         message: &QueuedMessage,
-        domain: &Domain,
         indexes: &[usize],
-    ) -> Vec<RecipientReport> {
-        let envelope = &message.envelope;
-        let outgoing = OutgoingEnvelope {
-            sender: envelope.sender.clone(),
-            params: envelope.params.clone(),
-            recipients: indexes
-                .iter()
-                .map(|&index| {
-                    let recipient = &envelope.recipients[index];
-                    (recipient.address.clone(), recipient.params.clone())
-                })
-                .collect(),
-            size: message.size,
-        };
+        reports: Vec<RecipientReport>,
+        started: SystemTime,
+        results: &mut Results,
+    ) {
+        let mut updates = Vec::with_capacity(indexes.len());
+        let mut notices = Vec::new();
+        // The retry interval counts from the end of this attempt: a try that took the
+        // whole reply timeout is not followed at once by the next one.
+        let finished = SystemTime::now();
+        for (&index, report) in indexes.iter().zip(&reports) {
+            let state = self.next_state(message, index, report, finished);
+            self.log(message, index, report, &state, started);
+            notices.extend(Notice::for_attempt(index, report, &state));
+            updates.push((index, state));
+        }
         let spool = self.spool.clone();
         let id = message.id.clone();
-        let open_body = move || {
-            spool
-                .body(&id)
-                .map(|body| Box::new(body) as Box<dyn Read + Send>)
-                .map_err(|error| std::io::Error::other(error.to_string()))
-        };
-        let parcel = Parcel {
-            envelope: outgoing,
-            open_body: &open_body,
-        };
-        self.deliverer.deliver(domain, &parcel).await
+        let durable = updates.clone();
+        if let Err(error) = blocking(move || spool.update_recipients(&id, &durable)).await {
+            // Not recorded: the recipients keep their old state and are tried again.
+            tracing::error!(qid = %message.id, %error, "cannot record delivery results");
+            let retry = SystemTime::now() + self.settings.schedule.min;
+            results.hold_back(indexes.to_vec(), retry);
+            return;
+        }
+        results.updates.extend(updates);
+        results.notices.extend(notices);
     }
 
     /// Recipients grouped by the domain their mail goes to (`<Postmaster>`: ours).
@@ -221,29 +276,14 @@ impl Attempt {
         });
     }
 
-    /// Makes the new states durable, sends DSNs, and removes a finished message.
-    async fn record(
-        &self,
-        mut message: QueuedMessage,
-        updates: Vec<(usize, RecipientState)>,
-        notices: Vec<Notice>,
-    ) -> AttemptOutcome {
-        let spool = self.spool.clone();
-        let id = message.id.clone();
-        let durable = updates.clone();
-        if let Err(error) = blocking(move || spool.update_recipients(&id, &durable)).await {
-            // Not recorded: the recipients keep their old state and are tried again.
-            tracing::error!(qid = %message.id, %error, "cannot record delivery results");
-            return AttemptOutcome {
-                next_due: Some(SystemTime::now() + self.settings.schedule.min),
-                new_messages: Vec::new(),
-            };
-        }
-        for (index, state) in updates {
+    /// Sends the DSNs of what was recorded, and removes a message with nothing left to do.
+    async fn finish(&self, mut message: QueuedMessage, results: Results) -> AttemptOutcome {
+        for (index, state) in results.updates {
             message.envelope.recipients[index].state = state;
         }
-        let new_messages = notify::send(&self.spool, &self.settings, &message, notices).await;
-        let next_due = next_due(&message);
+        let new_messages =
+            notify::send(&self.spool, &self.settings, &message, results.notices).await;
+        let next_due = next_due(&message, &results.held_back);
         if next_due.is_none() {
             let spool = self.spool.clone();
             let id = message.id.clone();
@@ -254,7 +294,64 @@ impl Attempt {
         AttemptOutcome {
             next_due,
             new_messages,
+            waiting_for: results.waiting_for,
         }
+    }
+}
+
+/// The running delivery tasks of one attempt, and the recipients each one carries.
+#[derive(Default)]
+struct Deliveries {
+    tasks: JoinSet<Delivery>,
+    groups: HashMap<task::Id, (String, Vec<usize>)>,
+}
+
+impl Deliveries {
+    async fn join_next_with_id(
+        &mut self,
+    ) -> Option<Result<(task::Id, Delivery), tokio::task::JoinError>> {
+        self.tasks.join_next_with_id().await
+    }
+}
+
+/// What an attempt found out, domain by domain.
+#[derive(Default)]
+struct Results {
+    /// New recipient states, already durable.
+    updates: Vec<(usize, RecipientState)>,
+    notices: Vec<Notice>,
+    /// Recipients whose state did not change, and when to look at them again.
+    held_back: Vec<(usize, SystemTime)>,
+    /// Destinations that were busy (their recipients are held back until one frees).
+    waiting_for: Vec<String>,
+}
+
+impl Results {
+    fn busy(&mut self, destination: String, indexes: Vec<usize>) {
+        self.hold_back(indexes, SystemTime::now() + BUSY_FALLBACK);
+        self.waiting_for.push(destination);
+    }
+
+    fn hold_back(&mut self, indexes: Vec<usize>, until: SystemTime) {
+        self.held_back
+            .extend(indexes.into_iter().map(|index| (index, until)));
+    }
+}
+
+/// The part of the envelope that goes to one domain.
+fn outgoing_envelope(message: &QueuedMessage, indexes: &[usize]) -> OutgoingEnvelope {
+    let envelope = &message.envelope;
+    OutgoingEnvelope {
+        sender: envelope.sender.clone(),
+        params: envelope.params.clone(),
+        recipients: indexes
+            .iter()
+            .map(|&index| {
+                let recipient = &envelope.recipients[index];
+                (recipient.address.clone(), recipient.params.clone())
+            })
+            .collect(),
+        size: message.size,
     }
 }
 
@@ -275,17 +372,21 @@ fn due_recipients(message: &QueuedMessage, now: SystemTime, forced: bool) -> Vec
         .collect()
 }
 
-/// The earliest next attempt of a recipient still to do; `None` when all are done.
-fn next_due(message: &QueuedMessage) -> Option<SystemTime> {
+/// The earliest next attempt of a recipient still to do (`held_back` ones at their own
+/// time); `None` when all are done.
+fn next_due(message: &QueuedMessage, held_back: &[(usize, SystemTime)]) -> Option<SystemTime> {
     let now = SystemTime::now();
+    let held: HashMap<usize, SystemTime> = held_back.iter().copied().collect();
     message
         .envelope
         .recipients
         .iter()
-        .filter_map(|recipient| match recipient.state.status {
+        .enumerate()
+        .filter_map(|(index, recipient)| match recipient.state.status {
+            RecipientStatus::Delivered | RecipientStatus::Failed => None,
+            _ if held.contains_key(&index) => held.get(&index).copied(),
             RecipientStatus::Pending => Some(now),
             RecipientStatus::Deferred => Some(recipient.state.next_attempt.unwrap_or(now)),
-            RecipientStatus::Delivered | RecipientStatus::Failed => None,
         })
         .min()
 }
