@@ -1,6 +1,10 @@
 //! Who may open a session: the concurrent-session cap and the per-client connection rate
 //! (sendmail's `MaxDaemonChildren` and `ConnectionRateThrottle`, Postfix's
 //! `smtpd_client_connection_rate_limit`).
+//!
+//! The last 0.5% of a large session cap (200 or more) is kept for clients that hold no
+//! session yet: one address flooding the server with idle connections fills the cap but
+//! cannot lock every other sender out.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -22,8 +26,30 @@ pub(crate) enum Refusal {
 pub(crate) struct Admission {
     sessions: Arc<Semaphore>,
     session_limit: usize,
+    /// Slots only a client without a session may take.
+    reserve: usize,
     per_minute: u32,
     windows: Mutex<HashMap<IpAddr, Window>>,
+    holding: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+/// An admitted session; its slot is given back when this is dropped.
+pub(crate) struct SessionSlot {
+    _permit: OwnedSemaphorePermit,
+    client: IpAddr,
+    holding: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+impl Drop for SessionSlot {
+    fn drop(&mut self) {
+        let mut holding = lock(&self.holding);
+        if let Some(count) = holding.get_mut(&self.client) {
+            *count -= 1;
+            if *count == 0 {
+                holding.remove(&self.client);
+            }
+        }
+    }
 }
 
 /// Connections counted for one client in the current minute and the one before, so the
@@ -40,24 +66,33 @@ impl Admission {
         Admission {
             sessions: Arc::new(Semaphore::new(session_limit)),
             session_limit,
+            reserve: session_limit / 200,
             per_minute,
             windows: Mutex::new(HashMap::new()),
+            holding: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
     /// Takes a session slot for `client`, or says why not. The slot is released when the
-    /// permit is dropped.
-    pub(crate) fn admit(
-        &self,
-        client: IpAddr,
-        now: Instant,
-    ) -> Result<OwnedSemaphorePermit, Refusal> {
+    /// returned [`SessionSlot`] is dropped.
+    pub(crate) fn admit(&self, client: IpAddr, now: Instant) -> Result<SessionSlot, Refusal> {
         if !self.within_rate(client, now) {
             return Err(Refusal::RateExceeded);
         }
-        Arc::clone(&self.sessions)
+        let mut holding = lock(&self.holding);
+        let held = holding.get(&client).copied().unwrap_or(0);
+        if held > 0 && self.sessions.available_permits() <= self.reserve {
+            return Err(Refusal::TooManySessions);
+        }
+        let permit = Arc::clone(&self.sessions)
             .try_acquire_owned()
-            .map_err(|_| Refusal::TooManySessions)
+            .map_err(|_| Refusal::TooManySessions)?;
+        *holding.entry(client).or_insert(0) += 1;
+        Ok(SessionSlot {
+            _permit: permit,
+            client,
+            holding: Arc::clone(&self.holding),
+        })
     }
 
     /// Sessions currently open.
@@ -69,10 +104,7 @@ impl Admission {
         if self.per_minute == 0 {
             return true;
         }
-        let mut windows = match self.windows.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut windows = lock(&self.windows);
         if windows.len() > 10_000 {
             windows.retain(|_, window| now.duration_since(window.start) < 2 * RATE_WINDOW);
         }
@@ -106,6 +138,13 @@ impl Admission {
     }
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +162,36 @@ mod tests {
         );
         drop(first);
         assert!(admission.admit(client, now).is_ok());
+    }
+
+    #[test]
+    fn the_last_slots_of_a_large_cap_are_kept_for_other_clients() {
+        let admission = Admission::new(400, 0);
+        let flooder: IpAddr = [192, 0, 2, 1].into();
+        let now = Instant::now();
+        let mut held = Vec::new();
+        while let Ok(slot) = admission.admit(flooder, now) {
+            held.push(slot);
+        }
+        assert_eq!(held.len(), 398, "one client fills all but the reserve");
+        let others: Vec<_> = (2..=3)
+            .map(|last| {
+                admission
+                    .admit([192, 0, 2, last].into(), now)
+                    .expect("reserve")
+            })
+            .collect();
+        assert_eq!(
+            admission.admit([192, 0, 2, 9].into(), now).err(),
+            Some(Refusal::TooManySessions),
+            "the cap itself still holds"
+        );
+        drop(others);
+        drop(held.pop());
+        assert!(
+            admission.admit(flooder, now).is_ok(),
+            "a freed slot is reused"
+        );
     }
 
     #[test]

@@ -254,12 +254,12 @@ fn admit(
 ) {
     let _ = tcp.set_nodelay(true);
     match shared.admission.admit(peer.ip(), Instant::now()) {
-        Ok(permit) => {
+        Ok(slot) => {
             let shared = Arc::clone(shared);
             let stopping = stopping.clone();
             tokio::spawn(async move {
                 connection::serve(shared, tcp, peer, kind, stopping).await;
-                drop(permit);
+                drop(slot);
             });
         }
         Err(refusal) => {
