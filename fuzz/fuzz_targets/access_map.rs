@@ -1,0 +1,142 @@
+//! The access map parser (sendmail's text form) on raw bytes (first byte even) or on
+//! map-shaped text (odd). Checks: no panic; every error names a line of the text;
+//! every entry of a map that parsed is found again by looking up its own key, and the
+//! last key any lookup tries is the tag's default (`Try_TLS:`).
+#![no_main]
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+
+use libfuzzer_sys::fuzz_target;
+use posthorn_policy::{AccessMap, Tag};
+
+/// Pieces of access-map lines; random bytes index into this table.
+const MAP_TOKENS: &[&str] = &[
+    "Connect:",
+    "From:",
+    "To:",
+    "Try_TLS:",
+    "TLS_Srv:",
+    "TLS_Rcpt:",
+    "TLS_Clt:",
+    "Srv_Features:",
+    "Spam:",
+    "GreetPause:",
+    "ClientRate:",
+    "ClientConn:",
+    "Bogus:",
+    "example.com",
+    "mx1.mail.outlook.com",
+    ".",
+    "user@",
+    "@",
+    "[",
+    "]",
+    "IPv6:",
+    "2001:db8::1",
+    "2001:db8",
+    "::",
+    "192.0.2.1",
+    "10.1",
+    "127",
+    "\t",
+    " ",
+    "\n",
+    "#",
+    "\"",
+    "OK",
+    "RELAY",
+    "REJECT",
+    "DISCARD",
+    "ERROR:",
+    "\"550 5.7.1 no\"",
+    "ERROR:4.7.0:450 later",
+    "NO",
+    "YES",
+    "VERIFY",
+    "ENCR:",
+    "VERIFY:",
+    "128",
+    "+CN:",
+    "S",
+    "s",
+    "V",
+    "v",
+    "A",
+    "a",
+    "P",
+    "p",
+    "D",
+    "d",
+    "0",
+    "99999999999999999999",
+    ":",
+    "\u{e9}",
+    "\r",
+];
+
+fn map_shaped(data: &[u8]) -> String {
+    data.iter()
+        .map(|&byte| MAP_TOKENS[usize::from(byte) % MAP_TOKENS.len()])
+        .collect()
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let text = if mode & 1 == 0 {
+        String::from_utf8_lossy(rest).into_owned()
+    } else {
+        map_shaped(rest)
+    };
+    let lines = text.lines().count();
+    let map = match AccessMap::parse(&text, Path::new("access")) {
+        Ok(map) => map,
+        Err(errors) => {
+            assert!(!errors.0.is_empty(), "an error without a bad line");
+            for error in &errors.0 {
+                let line = error.line.unwrap_or(0);
+                assert!(
+                    (1..=lines).contains(&line),
+                    "error at line {line} of {lines}"
+                );
+                assert!(!error.to_string().is_empty());
+            }
+            return;
+        }
+    };
+    let entries = map.entries();
+    assert_eq!(entries.len(), map.len());
+    for entry in entries {
+        assert!(
+            (1..=lines).contains(&entry.line),
+            "entry at line {}",
+            entry.line
+        );
+        // IPv6 keys are stored as `IPv6:...`, which an address lookup lower-cases.
+        if entry.key.is_empty() || entry.key.starts_with("IPv6:") {
+            continue;
+        }
+        let found = map.lookup_address(entry.tag, &entry.key);
+        assert_eq!(
+            found.matched,
+            Some(entry),
+            "{}:{} not found",
+            entry.tag,
+            entry.key
+        );
+    }
+    for tag in Tag::ALL {
+        let probes = [
+            map.lookup_host(tag, &text),
+            map.lookup_address(tag, &text),
+            map.lookup_ip(tag, IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))),
+        ];
+        for lookup in probes {
+            if lookup.matched.is_none() {
+                assert_eq!(lookup.tried.last(), Some(&format!("{tag}:")));
+            }
+        }
+    }
+});

@@ -1,0 +1,114 @@
+//! The mailertable parser (sendmail's text form) on raw bytes (first byte even) or on
+//! mailertable-shaped text (odd). Checks: no panic; every error names a line of the
+//! text; every entry of a table that parsed is found again by a lookup of its own
+//! domain, and the lookup keys of any domain end with sendmail's catch-all `.`.
+#![no_main]
+
+use std::path::Path;
+
+use libfuzzer_sys::fuzz_target;
+use posthorn_policy::mailertable::lookup_keys;
+use posthorn_policy::Mailertable;
+
+/// Pieces of mailertable lines; random bytes index into this table.
+const TABLE_TOKENS: &[&str] = &[
+    "example.com",
+    ".example.com",
+    ".",
+    "a.b",
+    "esmtp:",
+    "smtp:",
+    "smtp8:",
+    "dsmtp:",
+    "relay:",
+    "local:",
+    "error:",
+    "nohost",
+    "5.1.1:",
+    "550 ",
+    "4.4.1:",
+    "450 ",
+    "gone",
+    "[",
+    "]",
+    ":",
+    "2525",
+    "0",
+    "65536",
+    "99999999999999999999",
+    "IPv6:",
+    "2001:db8::25",
+    "192.0.2.10",
+    "relay.example.com",
+    "-bad-.example",
+    "\t",
+    " ",
+    "\n",
+    "#",
+    "\u{e9}",
+    "\r",
+    "@",
+];
+
+fn table_shaped(data: &[u8]) -> String {
+    data.iter()
+        .map(|&byte| TABLE_TOKENS[usize::from(byte) % TABLE_TOKENS.len()])
+        .collect()
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let text = if mode & 1 == 0 {
+        String::from_utf8_lossy(rest).into_owned()
+    } else {
+        table_shaped(rest)
+    };
+    let lines = text.lines().count();
+    for line in text.lines() {
+        let keys = lookup_keys(line);
+        assert_eq!(
+            keys.last().map(String::as_str),
+            Some("."),
+            "{line:?}: {keys:?}"
+        );
+    }
+    let table = match Mailertable::parse(&text, Path::new("mailertable")) {
+        Ok(table) => table,
+        Err(errors) => {
+            assert!(!errors.0.is_empty(), "an error without a bad line");
+            for error in &errors.0 {
+                let line = error.line.unwrap_or(0);
+                assert!(
+                    (1..=lines).contains(&line),
+                    "error at line {line} of {lines}"
+                );
+                assert!(!error.to_string().is_empty());
+            }
+            return;
+        }
+    };
+    for line in text.lines() {
+        let Some(key) = line.split_whitespace().next() else {
+            continue;
+        };
+        if key.starts_with('#') || (key.starts_with('.') && key != ".") {
+            continue;
+        }
+        let own = normalized(key);
+        match table.lookup(key) {
+            Some(entry) => assert_eq!(entry.key, own, "{key} found {entry:?}"),
+            None => panic!("{key} parsed but is not found"),
+        }
+    }
+});
+
+/// What the table stores a key as: lower case, without one trailing dot (`.` stays).
+fn normalized(key: &str) -> String {
+    let lower = key.to_ascii_lowercase();
+    match lower.strip_suffix('.') {
+        Some(stripped) if !stripped.is_empty() => stripped.to_owned(),
+        _ => lower,
+    }
+}
