@@ -20,5 +20,5 @@ pub use connection::{ClientSettings, Connection, ConnectionError, StartTlsFailur
 pub use deliverer::{
     Deliverer, DelivererSettings, Delivery, Outcome, Parcel, RecipientReport, Routing, TlsSettings,
 };
-pub use tls::{TlsClient, TlsOutcome, TlsSetupError};
+pub use tls::{configured_client_certificate, TlsClient, TlsOutcome, TlsSetupError};
 pub use verify::Verify;

@@ -170,3 +170,20 @@ fn trust_anchors(ca_bundle: Option<&Path>) -> Result<RootCertStore, TlsSetupErro
     }
     Ok(roots)
 }
+
+/// The client certificate `config` names (`tls.client_certificate` and
+/// `tls.client_private_key`), if both are set: never one invented when none is.
+pub fn configured_client_certificate(
+    config: &posthorn_config::Config,
+) -> Option<CertifiedKeyPaths> {
+    match (
+        &config.tls.client_certificate,
+        &config.tls.client_private_key,
+    ) {
+        (Some(certificate), Some(private_key)) => Some(CertifiedKeyPaths {
+            certificate: certificate.clone(),
+            private_key: private_key.clone(),
+        }),
+        _ => None,
+    }
+}

@@ -7,8 +7,10 @@ use std::sync::Arc;
 use posthorn_config::{Config, StartTlsMode};
 use posthorn_delivery::route::{Router, Smarthost, ThisHost};
 use posthorn_delivery::tls_memory::TlsMemory;
+
 use posthorn_delivery::{
-    ClientSettings, Deliverer, DelivererSettings, Routing, TlsClient, TlsSettings,
+    configured_client_certificate, ClientSettings, Deliverer, DelivererSettings, Routing,
+    TlsClient, TlsSettings,
 };
 use posthorn_dns::{HickoryResolver, Resolver};
 use posthorn_policy::mailertable::Mailertable;
@@ -17,7 +19,6 @@ use posthorn_policy::AccessMap;
 use posthorn_queue::runner::{RunnerSettings, Scheduler};
 use posthorn_queue::schedule::{Lifetime, RetrySchedule};
 use posthorn_spool::Spool;
-use posthorn_tls::CertifiedKeyPaths;
 
 use crate::ServerError;
 
@@ -46,16 +47,7 @@ pub(crate) fn scheduler(
 }
 
 fn deliverer(config: &Config) -> Result<Deliverer, ServerError> {
-    let client_certificate = match (
-        &config.tls.client_certificate,
-        &config.tls.client_private_key,
-    ) {
-        (Some(certificate), Some(private_key)) => Some(CertifiedKeyPaths {
-            certificate: certificate.clone(),
-            private_key: private_key.clone(),
-        }),
-        _ => None,
-    };
+    let client_certificate = configured_client_certificate(config);
     let tls = TlsClient::new(config.tls.ca_bundle.as_deref(), client_certificate.as_ref())?;
     let memory = TlsMemory::open(config.spool.join("tls-memory"));
     let settings = DelivererSettings {

@@ -9,7 +9,6 @@ use posthorn_dns::{DnsError, HickoryResolver, Resolver};
 use posthorn_policy::mailertable::Mailertable;
 use posthorn_policy::outbound_tls::TlsMode;
 use posthorn_policy::{AccessMap, MailertableErrors, MapErrors};
-use posthorn_tls::CertifiedKeyPaths;
 use thiserror::Error;
 
 use super::{FallbackSettings, ProbeSetup, ProbeTimeouts, ProbeTls, Prober};
@@ -59,16 +58,7 @@ impl Prober {
             ehlo_name: config.hostname.clone(),
             timeouts,
         };
-        let client = match (
-            &config.tls.client_certificate,
-            &config.tls.client_private_key,
-        ) {
-            (Some(certificate), Some(private_key)) => Some(CertifiedKeyPaths {
-                certificate: certificate.clone(),
-                private_key: private_key.clone(),
-            }),
-            _ => None,
-        };
+        let client = crate::tls::configured_client_certificate(config);
         let tls = ProbeTls::new(config.tls.ca_bundle.as_deref(), client.as_ref())?;
         Ok(Prober::new(setup, tls))
     }
