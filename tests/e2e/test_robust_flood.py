@@ -130,8 +130,9 @@ def test_flood_over_the_session_cap_gets_421_and_memory_stays_bounded(daemon_fac
         refused = [c for c in flood if c.first_line.startswith(b"421 4.7.0 ")]
         other = [c.received[:80] for c in flood if c not in served and c not in refused]
         assert other == [], f"{len(other)} connections got neither 220 nor 421: {other[:5]}"
-        # The harness's readiness probes may still hold a slot or two.
-        assert SESSION_CAP - 5 <= len(served) <= SESSION_CAP, len(served)
+        # 0.5% of the cap is kept for clients holding no session, and the harness's
+        # readiness probes may still hold a slot or two.
+        assert SESSION_CAP - 10 <= len(served) <= SESSION_CAP, len(served)
         assert len(refused) == FLOOD - len(served)
         still_open = [c for c in refused if not c.closed]
         assert still_open == [], f"{len(still_open)} refused connections left open"
@@ -149,7 +150,7 @@ def test_legitimate_sender_is_served_while_the_flood_holds(daemon_factory):
     try:
         read_banners(flood)
         held = sum(c.first_line.startswith(b"220 ") for c in flood)
-        assert held >= SESSION_CAP - 5, f"the flood holds only {held} sessions"
+        assert held >= SESSION_CAP - 10, f"the flood holds only {held} sessions"
         send_legitimately(daemon.port(), sender, LEGITIMATE_SOURCE, within=15.0)
         assert not any(c.closed for c in flood if c.first_line.startswith(b"220 ")), \
             "the flood's sessions were dropped: it no longer holds"
