@@ -2,7 +2,7 @@
 //! administrator fixes them all in one pass (the access map and the mailertable share it).
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// One bad line (or an unreadable file, with no line) of kind `K`.
 #[derive(Debug)]
@@ -40,3 +40,29 @@ impl<K: fmt::Display> fmt::Display for LineErrors<K> {
 impl<K: fmt::Debug + fmt::Display> std::error::Error for LineError<K> {}
 
 impl<K: fmt::Debug + fmt::Display> std::error::Error for LineErrors<K> {}
+
+/// Runs `handle` on every line of `text` (with its 1-based number) and collects every
+/// failure with `path` and the line, so all bad lines are reported, not only the first.
+pub fn each_line<K>(
+    text: &str,
+    path: &Path,
+    mut handle: impl FnMut(&str, usize) -> Result<(), K>,
+) -> Result<(), LineErrors<K>> {
+    let errors: Vec<LineError<K>> = text
+        .lines()
+        .enumerate()
+        .filter_map(|(index, line)| {
+            let number = index + 1;
+            handle(line, number).err().map(|kind| LineError {
+                path: path.to_owned(),
+                line: Some(number),
+                kind,
+            })
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(LineErrors(errors))
+    }
+}

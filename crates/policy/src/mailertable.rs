@@ -22,7 +22,7 @@
 //!
 //! This module only parses and looks up; DNS and connections are routing's job.
 
-use crate::line_errors::{LineError, LineErrors};
+use crate::line_errors::{each_line, LineError, LineErrors};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::{Path, PathBuf};
@@ -123,26 +123,11 @@ impl Mailertable {
             path: Some(path.to_owned()),
             entries: HashMap::new(),
         };
-        let mut errors = Vec::new();
-        for (index, line) in text.lines().enumerate() {
-            let number = index + 1;
-            let result = parse_line(line, number).and_then(|entry| match entry {
-                Some(entry) => table.insert(entry),
-                None => Ok(()),
-            });
-            if let Err(kind) = result {
-                errors.push(MailertableError {
-                    path: path.to_owned(),
-                    line: Some(number),
-                    kind,
-                });
-            }
-        }
-        if errors.is_empty() {
-            Ok(table)
-        } else {
-            Err(LineErrors(errors))
-        }
+        each_line(text, path, |line, number| match parse_line(line, number)? {
+            Some(entry) => table.insert(entry),
+            None => Ok(()),
+        })?;
+        Ok(table)
     }
 
     /// Reads and parses a mailertable file.

@@ -1,6 +1,6 @@
 //! The access map: parsing sendmail's text form and looking keys up in sendmail's order.
 
-use crate::line_errors::{LineError, LineErrors};
+use crate::line_errors::{each_line, LineError, LineErrors};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -74,29 +74,11 @@ impl AccessMap {
             path: Some(path.to_owned()),
             entries: HashMap::new(),
         };
-        let mut errors = Vec::new();
-        for (index, line) in text.lines().enumerate() {
-            let number = index + 1;
-            let error = |kind| MapError {
-                path: path.to_owned(),
-                line: Some(number),
-                kind,
-            };
-            match parse_line(line, number) {
-                Ok(None) => {}
-                Ok(Some(entry)) => {
-                    if let Err(kind) = map.insert(entry) {
-                        errors.push(error(kind));
-                    }
-                }
-                Err(kind) => errors.push(error(kind)),
-            }
-        }
-        if errors.is_empty() {
-            Ok(map)
-        } else {
-            Err(LineErrors(errors))
-        }
+        each_line(text, path, |line, number| match parse_line(line, number)? {
+            Some(entry) => map.insert(entry),
+            None => Ok(()),
+        })?;
+        Ok(map)
     }
 
     /// Reads and parses a map file.
