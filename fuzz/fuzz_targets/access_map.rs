@@ -75,20 +75,9 @@ const MAP_TOKENS: &[&str] = &[
     "\r",
 ];
 
-fn map_shaped(data: &[u8]) -> String {
-    data.iter()
-        .map(|&byte| MAP_TOKENS[usize::from(byte) % MAP_TOKENS.len()])
-        .collect()
-}
-
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else {
+    let Some(text) = posthorn_proto_fuzz::text_or_shaped(data, MAP_TOKENS) else {
         return;
-    };
-    let text = if mode & 1 == 0 {
-        String::from_utf8_lossy(rest).into_owned()
-    } else {
-        map_shaped(rest)
     };
     let lines = text.lines().count();
     let map = match AccessMap::parse(&text, Path::new("access")) {

@@ -81,20 +81,9 @@ const CONFIG_TOKENS: &[&str] = &[
     "\u{e9}",
 ];
 
-fn config_shaped(data: &[u8]) -> String {
-    data.iter()
-        .map(|&byte| CONFIG_TOKENS[usize::from(byte) % CONFIG_TOKENS.len()])
-        .collect()
-}
-
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else {
+    let Some(text) = posthorn_proto_fuzz::text_or_shaped(data, CONFIG_TOKENS) else {
         return;
-    };
-    let text = if mode & 1 == 0 {
-        String::from_utf8_lossy(rest).into_owned()
-    } else {
-        config_shaped(rest)
     };
     let _ = parse_size(&text);
     let _ = parse_duration(&text);

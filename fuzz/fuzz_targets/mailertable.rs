@@ -50,20 +50,9 @@ const TABLE_TOKENS: &[&str] = &[
     "@",
 ];
 
-fn table_shaped(data: &[u8]) -> String {
-    data.iter()
-        .map(|&byte| TABLE_TOKENS[usize::from(byte) % TABLE_TOKENS.len()])
-        .collect()
-}
-
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else {
+    let Some(text) = posthorn_proto_fuzz::text_or_shaped(data, TABLE_TOKENS) else {
         return;
-    };
-    let text = if mode & 1 == 0 {
-        String::from_utf8_lossy(rest).into_owned()
-    } else {
-        table_shaped(rest)
     };
     let lines = text.lines().count();
     for line in text.lines() {

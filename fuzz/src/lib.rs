@@ -182,3 +182,18 @@ mod tests {
         assert!(!only_crlf(b"\n"));
     }
 }
+
+/// The text a map or config fuzz target parses: the first byte picks the raw bytes (as
+/// lossy UTF-8) or, when odd, the rest mapped onto `tokens` so the fuzzer writes
+/// well-formed-looking lines. `None` for empty input.
+pub fn text_or_shaped(data: &[u8], tokens: &[&str]) -> Option<String> {
+    let (&mode, rest) = data.split_first()?;
+    if mode & 1 == 0 || tokens.is_empty() {
+        return Some(String::from_utf8_lossy(rest).into_owned());
+    }
+    Some(
+        rest.iter()
+            .map(|&byte| tokens[usize::from(byte) % tokens.len()])
+            .collect(),
+    )
+}
