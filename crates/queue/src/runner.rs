@@ -263,17 +263,37 @@ impl Scheduler {
         self.waiting.remove(destination);
     }
 
-    /// Picks up messages another process queued without telling us.
+    /// Picks up messages another process queued without telling us. Only the
+    /// directory is read; just the files of ids the scheduler does not know are.
     async fn rescan(&mut self) {
         let spool = self.spool.clone();
-        let Ok(Ok(messages)) = tokio::task::spawn_blocking(move || spool.list()).await else {
+        let Ok(Ok(ids)) = tokio::task::spawn_blocking(move || spool.queued_ids()).await else {
             return;
         };
+        let waiting: HashSet<&QueueId> = self.waiting.values().flatten().collect();
+        let unknown: Vec<QueueId> = ids
+            .into_iter()
+            .filter(|id| {
+                !(self.due_at.contains_key(id) || self.running.contains(id) || waiting.contains(id))
+            })
+            .collect();
+        if unknown.is_empty() {
+            return;
+        }
+        let spool = self.spool.clone();
+        let loaded = tokio::task::spawn_blocking(move || {
+            unknown
+                .into_iter()
+                .filter_map(|id| spool.load(&id).ok())
+                .collect::<Vec<_>>()
+        });
+        let Ok(messages) = loaded.await else {
+            return;
+        };
+        // Nothing else ran meanwhile: the scheduler awaits this in its own loop.
         let now = SystemTime::now();
         for message in messages {
-            if !self.due_at.contains_key(&message.id) && !self.running.contains(&message.id) {
-                self.schedule(message.id.clone(), first_due(&message, now));
-            }
+            self.schedule(message.id.clone(), first_due(&message, now));
         }
     }
 }

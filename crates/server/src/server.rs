@@ -96,14 +96,20 @@ impl Signals {
     }
 }
 
-/// Room for queue notifications waiting for the scheduler.
-const QUEUE_CHANNEL: usize = 4096;
+/// Room for queue notifications waiting for the scheduler: a burst beyond it is
+/// found by the scheduler's periodic directory scan, up to a minute later.
+const QUEUE_CHANNEL: usize = 65_536;
+
+/// Finished messages' files kept for new ones to be written over (see the
+/// spool's `spares.rs`): enough for the messages in flight at a few thousand a
+/// second, at most 256 KiB each.
+const SPARE_SPOOL_FILES: usize = 512;
 
 impl Server {
     /// Opens and recovers the spool, prepares TLS and binds every listener.
     pub async fn bind(config: Config) -> Result<Server, ServerError> {
         let signals = Signals::install()?;
-        let spool = Spool::open(&config.spool).map_err(|source| ServerError::Spool {
+        let spool = Spool::open_with_spares(&config.spool, SPARE_SPOOL_FILES).map_err(|source| ServerError::Spool {
             path: config.spool.clone(),
             source,
         })?;

@@ -6,10 +6,11 @@
 //! 1. file data: `fdatasync` for one file, one `syncfs` for more (falling back to
 //!    `fdatasync` of each file when `syncfs` fails, which also pins an error on
 //!    the file that caused it);
-//! 2. directory changes: `rename incoming/ID -> queue/ID` for commits, `unlink`
-//!    for deletes;
+//! 2. directory changes: `rename incoming/FILE -> queue/ID` for commits; for
+//!    deletes `rename queue/ID -> incoming/ID.spare` while the spare pool has
+//!    room, else `unlink`;
 //! 3. one `fsync` of `queue/` if any entry changed;
-//! 4. every waiter gets its answer.
+//! 4. deleted files renamed to spares join the pool; every waiter gets its answer.
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -23,11 +24,14 @@ use tokio::sync::oneshot;
 use crate::envelope::QueuedMessage;
 use crate::error::SpoolError;
 use crate::id::QueueId;
+use crate::spares::{spare_path, SparePool, MAX_SPARE_BYTES};
 
 /// One change for the committer, with the channel its answer goes to.
 pub(crate) enum Request {
-    /// A complete file in `incoming/` (BodyEnd written) to move into `queue/`.
+    /// A complete file in `incoming/` (BodyEnd written) to move into `queue/ID`.
     Commit {
+        /// Where the file is now: `incoming/ID`, or a spare's name.
+        path: PathBuf,
         file: File,
         /// Boxed: it is by far the largest request.
         message: Box<QueuedMessage>,
@@ -86,6 +90,7 @@ pub(crate) struct Committer {
     /// `queue/` itself: fsynced after renames and unlinks, and the fd for `syncfs`.
     pub(crate) queue_dir: File,
     pub(crate) stats: Arc<StatsCounters>,
+    pub(crate) spares: Arc<SparePool>,
 }
 
 /// A request on its way through one batch.
@@ -94,6 +99,8 @@ struct Item {
     outcome: Result<(), SpoolError>,
     /// Set once this item's rename or unlink happened.
     changed_directory: bool,
+    /// A deleted message's file, renamed into `incoming/` to be reused.
+    spare: Option<PathBuf>,
 }
 
 impl Committer {
@@ -114,6 +121,7 @@ impl Committer {
                 request,
                 outcome: Ok(()),
                 changed_directory: false,
+                spare: None,
             })
             .collect();
         self.sync_file_data(&mut items);
@@ -128,7 +136,17 @@ impl Committer {
             }
         }
         for item in items {
+            self.keep_spare(&item);
             self.answer(item);
+        }
+    }
+
+    /// Pools the spare of a delete that is durable; unlinks it if the pool is full.
+    fn keep_spare(&self, item: &Item) {
+        if let (Some(spare), Ok(())) = (&item.spare, &item.outcome) {
+            if let Err(unwanted) = self.spares.put(spare.clone()) {
+                let _ = fs::remove_file(unwanted);
+            }
         }
     }
 
@@ -156,29 +174,42 @@ impl Committer {
             return;
         }
         let result = match &item.request {
-            Request::Commit { message, .. } => {
-                let from = self.incoming.join(message.id.as_ref());
+            Request::Commit { path, message, .. } => {
                 let to = self.queue.join(message.id.as_ref());
-                rename_no_replace(&from, &to)
-                    .map_err(|errno| SpoolError::errno("rename", &from, errno))
+                rename_no_replace(path, &to)
+                    .map_err(|errno| SpoolError::errno("rename", path, errno))
             }
-            Request::Delete { id, .. } => {
-                let path = self.queue.join(id.as_ref());
-                fs::remove_file(&path).map_err(|error| match error.raw_os_error() {
-                    Some(libc::ENOENT) => SpoolError::NotFound(id.clone()),
-                    _ => SpoolError::io("unlink", &path, error),
-                })
-            }
+            Request::Delete { id, .. } => self.remove(id, &mut item.spare),
             Request::Sync { .. } => return,
         };
         item.changed_directory = result.is_ok();
         item.outcome = result;
     }
 
+    /// Takes `queue/ID` out of the queue: renamed to a spare (set in `spare`)
+    /// when the pool has room and the file is small, else unlinked.
+    fn remove(&self, id: &QueueId, spare: &mut Option<PathBuf>) -> Result<(), SpoolError> {
+        let path = self.queue.join(id.as_ref());
+        let not_found = |error: std::io::Error, operation| match error.raw_os_error() {
+            Some(libc::ENOENT) => SpoolError::NotFound(id.clone()),
+            _ => SpoolError::io(operation, &path, error),
+        };
+        let small = || fs::metadata(&path).is_ok_and(|meta| meta.len() <= MAX_SPARE_BYTES);
+        if self.spares.has_room() && small() {
+            let to = spare_path(&self.incoming, id.as_ref());
+            if fs::rename(&path, &to).is_ok() {
+                *spare = Some(to);
+                return Ok(());
+            }
+        }
+        fs::remove_file(&path).map_err(|error| not_found(error, "unlink"))
+    }
+
     fn answer(&self, item: Item) {
         // A waiter that went away (dropped its future) needs no answer.
         match item.request {
             Request::Commit {
+                path,
                 file,
                 message,
                 reply,
@@ -189,7 +220,7 @@ impl Committer {
                 let outcome = match item.outcome {
                     Ok(()) => Ok(*message),
                     Err(error) => {
-                        self.discard_failed_commit(&message.id, item.changed_directory);
+                        self.discard_failed_commit(&path, &message.id, item.changed_directory);
                         Err(error)
                     }
                 };
@@ -203,9 +234,13 @@ impl Committer {
 
     /// A commit that was not answered Ok must never be delivered: remove its file
     /// wherever it got to. Best effort; recovery removes `incoming/` leftovers.
-    fn discard_failed_commit(&self, id: &QueueId, renamed: bool) {
-        let directory = if renamed { &self.queue } else { &self.incoming };
-        let _ = fs::remove_file(directory.join(id.as_ref()));
+    fn discard_failed_commit(&self, incoming: &Path, id: &QueueId, renamed: bool) {
+        let path = if renamed {
+            self.queue.join(id.as_ref())
+        } else {
+            incoming.to_path_buf()
+        };
+        let _ = fs::remove_file(path);
         if renamed {
             let _ = rustix::fs::fsync(&self.queue_dir);
         }
@@ -213,7 +248,7 @@ impl Committer {
 
     fn path_of(&self, request: &Request) -> PathBuf {
         match request {
-            Request::Commit { message, .. } => self.incoming.join(message.id.as_ref()),
+            Request::Commit { path, .. } => path.clone(),
             Request::Sync { id, .. } | Request::Delete { id, .. } => self.queue.join(id.as_ref()),
         }
     }

@@ -11,6 +11,8 @@
 //! # Layout
 //! `DIR/incoming/ID` while a message is received, `DIR/queue/ID` once committed,
 //! `DIR/quarantine/` for files recovery could not read. One file per message.
+//! A daemon's spool ([`Spool::open_with_spares`]) keeps finished messages' files
+//! as `DIR/incoming/ID.spare` and writes new messages over them (`spares.rs`).
 //!
 //! # File format
 //! An 8-byte header (`PHSPOOL` + version 1), then records
@@ -28,7 +30,8 @@
 //! One committer thread takes every request waiting in its channel as a batch
 //! and, for the batch: syncs the file data (`fdatasync` for one file, one
 //! `syncfs` for several), renames `incoming/ID` to `queue/ID`, unlinks deleted
-//! messages, fsyncs `queue/` once, and only then answers each waiter. Recipient
+//! messages (or renames them to spares), fsyncs `queue/` once, and only then
+//! answers each waiter. Recipient
 //! updates, hold, release, the delay notice and delete go through the same committer and so share
 //! its syncs. A message whose commit failed is removed and never reported Ok.
 //! Full disks (ENOSPC, EDQUOT) are reported as [`SpoolError::NoSpace`].
@@ -50,6 +53,7 @@ mod id;
 mod record;
 mod recover;
 mod scan;
+mod spares;
 mod spool;
 mod wire;
 mod writer;

@@ -10,6 +10,7 @@ use crate::error::SpoolError;
 use crate::id::QueueId;
 use crate::record::ReadError;
 use crate::scan::{self, Scanned};
+use crate::spares::is_spare;
 use crate::spool::{queued_message, sort_by_arrival, sync_directory, Spool};
 
 /// What `recover` found.
@@ -36,7 +37,8 @@ impl Spool {
     /// once at daemon start, before anything else uses the spool:
     /// - every file in `incoming/` is removed (unless a live `posthorn sendmail`
     ///   still holds its lock): it never got BodyEnd plus a rename, so nobody was
-    ///   told it was accepted;
+    ///   told it was accepted; spares (`ID.spare`, see `spares.rs`, perhaps with
+    ///   an unacknowledged message half written over one) rejoin the spare pool;
     /// - every file in `queue/` that does not decode through BodyEnd is moved
     ///   to `quarantine/` with the reason;
     /// - a torn record at the end of a committed file (a crash during an update
@@ -78,6 +80,10 @@ impl Spool {
             if is_being_written(&path)? {
                 continue;
             }
+            if is_spare(&path) {
+                self.keep_or_remove_spare(path)?;
+                continue;
+            }
             match fs::remove_file(&path) {
                 Ok(()) => discarded += 1,
                 Err(error) if error.kind() == io::ErrorKind::NotFound => {}
@@ -85,6 +91,19 @@ impl Spool {
             }
         }
         Ok(discarded)
+    }
+
+    /// A spare left by the last run goes back into the pool (or away if full).
+    fn keep_or_remove_spare(&self, path: PathBuf) -> Result<(), SpoolError> {
+        match self.spares().put(path) {
+            Ok(()) => Ok(()),
+            Err(path) => match fs::remove_file(&path) {
+                Err(error) if error.kind() != io::ErrorKind::NotFound => {
+                    Err(SpoolError::io("remove", &path, error))
+                }
+                _ => Ok(()),
+            },
+        }
     }
 
     /// Decodes one committed file; cuts off a torn tail.

@@ -19,6 +19,7 @@ use crate::error::SpoolError;
 use crate::id::{IdGenerator, QueueId};
 use crate::record::{self, encode_record, ReadError, RecordKind, MAX_ENVELOPE_LEN};
 use crate::scan::{self, Scanned};
+use crate::spares::SparePool;
 use crate::writer::{block_on, MessageWriter};
 
 /// How many candidate ids `create` tries before giving up.
@@ -40,6 +41,7 @@ struct Inner {
     ids: IdGenerator,
     requests: Sender<Request>,
     stats: Arc<StatsCounters>,
+    spares: Arc<SparePool>,
 }
 
 /// A file in `queue/` and its id, or why its name is not one.
@@ -55,8 +57,15 @@ pub struct Listing {
 
 impl Spool {
     /// Opens (creating if needed) `dir/incoming`, `dir/queue` and
-    /// `dir/quarantine`, and starts the committer thread.
+    /// `dir/quarantine`, and starts the committer thread. Finished messages'
+    /// files are unlinked: right for short-lived processes such as the CLI.
     pub fn open(dir: &Path) -> Result<Spool, SpoolError> {
+        Spool::open_with_spares(dir, 0)
+    }
+
+    /// Like [`Spool::open`], and keeps up to `spare_files` files of finished
+    /// messages to write new messages over (see `spares.rs`): for the daemon.
+    pub fn open_with_spares(dir: &Path, spare_files: usize) -> Result<Spool, SpoolError> {
         let root = dir.to_path_buf();
         let [incoming, queue, quarantine] =
             ["incoming", "queue", "quarantine"].map(|name| root.join(name));
@@ -67,12 +76,14 @@ impl Spool {
         let queue_dir =
             File::open(&queue).map_err(|error| SpoolError::io("open", &queue, error))?;
         let stats = Arc::new(StatsCounters::default());
+        let spares = Arc::new(SparePool::new(spare_files));
         let (requests, receiver) = mpsc::channel();
         let committer = Committer {
             incoming: incoming.clone(),
             queue: queue.clone(),
             queue_dir,
             stats: Arc::clone(&stats),
+            spares: Arc::clone(&spares),
         };
         std::thread::Builder::new()
             .name("posthorn-spool-committer".to_owned())
@@ -86,6 +97,7 @@ impl Spool {
             ids: IdGenerator::new(std::process::id()),
             requests,
             stats,
+            spares,
         };
         Ok(Spool {
             inner: Arc::new(inner),
@@ -114,27 +126,24 @@ impl Spool {
         }
         let mut start = record::header().to_vec();
         encode_record(RecordKind::Envelope, &payload, &mut start);
-        let (id, path, file) = self.create_incoming_file()?;
-        if let Err(error) = append(&file, &start) {
-            let _ = fs::remove_file(&path);
-            return Err(SpoolError::io("write", &path, error));
-        }
-        Ok(MessageWriter::new(
-            self.clone(),
-            id,
-            path,
-            file,
-            envelope.clone(),
-        ))
+        let (id, path, file, recycled) = self.open_message_file()?;
+        let mut writer =
+            MessageWriter::new(self.clone(), id, path, file, envelope.clone(), recycled);
+        writer.write_start(&start)?;
+        Ok(writer)
     }
 
-    /// Finds a free id: `incoming/ID` is created with `O_EXCL`, and an id already
-    /// in `queue/` (possible only if the clock went back) is skipped too.
-    fn create_incoming_file(&self) -> Result<(QueueId, PathBuf, File), SpoolError> {
+    /// Picks a free id and the file to write the message into: a spare when the
+    /// pool has one (`true`), else a new `incoming/ID` created with `O_EXCL`. An
+    /// id already in `queue/` (possible only if the clock went back) is skipped.
+    fn open_message_file(&self) -> Result<(QueueId, PathBuf, File, bool), SpoolError> {
         for _ in 0..MAX_ID_ATTEMPTS {
             let id = self.inner.ids.next(SystemTime::now());
             if self.inner.queue.join(id.as_ref()).exists() {
                 continue;
+            }
+            if let Some((path, file)) = self.take_spare()? {
+                return Ok((id, path, file, true));
             }
             let path = self.inner.incoming.join(id.as_ref());
             let opened = OpenOptions::new()
@@ -145,7 +154,7 @@ impl Spool {
             match opened {
                 Ok(file) => {
                     lock_in_progress(&file, &path)?;
-                    return Ok((id, path, file));
+                    return Ok((id, path, file, false));
                 }
                 Err(error) if error.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(error) => return Err(SpoolError::io("create", &path, error)),
@@ -154,6 +163,22 @@ impl Spool {
         Err(SpoolError::IdsExhausted {
             attempts: MAX_ID_ATTEMPTS,
         })
+    }
+
+    /// A spare file opened and locked for writing, if the pool has one.
+    fn take_spare(&self) -> Result<Option<(PathBuf, File)>, SpoolError> {
+        while let Some(path) = self.inner.spares.take() {
+            match OpenOptions::new().write(true).open(&path) {
+                Ok(file) => {
+                    lock_in_progress(&file, &path)?;
+                    return Ok(Some((path, file)));
+                }
+                // Removed behind our back (an operator cleaning up): try another.
+                Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
+                Err(error) => return Err(SpoolError::io("open", &path, error)),
+            }
+        }
+        Ok(None)
     }
 
     /// Every readable queued message, oldest arrival first. Unreadable files are
@@ -181,6 +206,13 @@ impl Spool {
         }
         sort_by_arrival(&mut listing.messages);
         Ok(listing)
+    }
+
+    /// The ids in `queue/`, read from the directory alone (files whose names are
+    /// not ids are left out): cheap enough to run periodically on a large queue.
+    pub fn queued_ids(&self) -> Result<Vec<QueueId>, SpoolError> {
+        let entries = self.queue_entries()?;
+        Ok(entries.into_iter().filter_map(|(_, id)| id.ok()).collect())
     }
 
     /// Reads one queued message with its current recipient states.
@@ -253,6 +285,17 @@ impl Spool {
         wait_for(answer)
     }
 
+    /// [`Spool::delete`] for async code: resolves once the removal is durable,
+    /// without holding a thread while the committer syncs.
+    pub async fn delete_async(&self, id: &QueueId) -> Result<(), SpoolError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Request::Delete {
+            id: id.clone(),
+            reply,
+        })?;
+        answer.await.unwrap_or(Err(SpoolError::CommitterStopped))
+    }
+
     fn append_marker(&self, id: &QueueId, kind: RecordKind) -> Result<(), SpoolError> {
         let (path, file) = self.open_queued(id, true)?;
         let mut record = Vec::new();
@@ -318,6 +361,10 @@ impl Spool {
 
     pub(crate) fn incoming_dir(&self) -> &Path {
         &self.inner.incoming
+    }
+
+    pub(crate) fn spares(&self) -> &SparePool {
+        &self.inner.spares
     }
 
     pub(crate) fn quarantine_dir(&self) -> &Path {

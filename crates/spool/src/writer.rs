@@ -3,6 +3,7 @@
 
 use std::fs::{self, File};
 use std::future::Future;
+use std::io::Write;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use crate::envelope::{Envelope, QueuedMessage};
 use crate::error::SpoolError;
 use crate::id::QueueId;
 use crate::record::{encode_record, RecordKind, BODY_CHUNK_LEN};
-use crate::spool::{append, Spool};
+use crate::spool::Spool;
 
 /// A message being received. Dropping it without `commit` aborts: the file in
 /// `incoming/` is removed (and recovery removes any leftover after a crash).
@@ -35,6 +36,10 @@ pub struct MessageWriter {
     body_crc: crc32fast::Hasher,
     /// Set by the first failed write: whether it was a full disk.
     failed: Option<bool>,
+    /// Bytes written to the file so far.
+    written: u64,
+    /// Written over a spare file: cut to `written` before the commit.
+    recycled: bool,
 }
 
 impl MessageWriter {
@@ -44,6 +49,7 @@ impl MessageWriter {
         path: PathBuf,
         file: File,
         envelope: Envelope,
+        recycled: bool,
     ) -> Self {
         MessageWriter {
             spool,
@@ -55,7 +61,14 @@ impl MessageWriter {
             size: 0,
             body_crc: crc32fast::Hasher::new(),
             failed: None,
+            written: 0,
+            recycled,
         }
+    }
+
+    /// Writes the file header and envelope record (by `Spool::create`).
+    pub(crate) fn write_start(&mut self, start: &[u8]) -> Result<(), SpoolError> {
+        self.append_bytes(start)
     }
 
     pub fn id(&self) -> &QueueId {
@@ -105,7 +118,20 @@ impl MessageWriter {
         let payload = codec::encode_body_end(self.size, body_crc);
         encode_record(RecordKind::BodyEnd, &payload, &mut record);
         self.append_bytes(&record)?;
+        if self.recycled {
+            self.cut_off_old_content()?;
+        }
         self.file.take().ok_or(SpoolError::CommitterStopped)
+    }
+
+    /// A spare may be longer than the new message: what follows BodyEnd would
+    /// read as torn update records of the old message.
+    fn cut_off_old_content(&mut self) -> Result<(), SpoolError> {
+        let Some(file) = self.file.as_ref() else {
+            return Err(SpoolError::CommitterStopped);
+        };
+        file.set_len(self.written)
+            .map_err(|error| self.record_failure(SpoolError::io("truncate", &self.path, error)))
     }
 
     fn send_to_committer(&mut self, file: File) -> Commit {
@@ -118,6 +144,7 @@ impl MessageWriter {
             delay_notified: false,
         };
         let request = Request::Commit {
+            path: self.path.clone(),
             file,
             message: Box::new(message),
             reply,
@@ -136,15 +163,24 @@ impl MessageWriter {
         self.append_bytes(&record)
     }
 
+    /// Nobody else writes this file while it is in `incoming/`, so a plain
+    /// `write_all` is enough; after a failure the message is never committed.
     fn append_bytes(&mut self, record: &[u8]) -> Result<(), SpoolError> {
-        let Some(file) = self.file.as_ref() else {
+        let Some(mut file) = self.file.as_ref() else {
             return Err(SpoolError::CommitterStopped);
         };
-        append(file, record).map_err(|error| {
-            let error = SpoolError::io("write", &self.path, error);
-            self.failed = Some(error.is_no_space());
-            error
-        })
+        match file.write_all(record) {
+            Ok(()) => {
+                self.written += record.len() as u64;
+                Ok(())
+            }
+            Err(error) => Err(self.record_failure(SpoolError::io("write", &self.path, error))),
+        }
+    }
+
+    fn record_failure(&mut self, error: SpoolError) -> SpoolError {
+        self.failed = Some(error.is_no_space());
+        error
     }
 
     fn check_not_failed(&self) -> Result<(), SpoolError> {

@@ -161,6 +161,13 @@ impl Attempt {
             notices.extend(Notice::for_attempt(index, report, &state));
             updates.push((index, state));
         }
+        if notices.is_empty() && completes_message(message, &updates) {
+            // The removal in `finish` is what makes these states durable: a crash
+            // before it delivers again (a duplicate, as after any remote 250 not yet
+            // recorded), and one sync per message is saved.
+            results.updates.extend(updates);
+            return;
+        }
         let spool = self.spool.clone();
         let id = message.id.clone();
         let durable = updates.clone();
@@ -285,9 +292,7 @@ impl Attempt {
             notify::send(&self.spool, &self.settings, &message, results.notices).await;
         let next_due = next_due(&message, &results.held_back);
         if next_due.is_none() {
-            let spool = self.spool.clone();
-            let id = message.id.clone();
-            if let Err(error) = blocking(move || spool.delete(&id)).await {
+            if let Err(error) = self.spool.delete_async(&message.id).await {
                 tracing::error!(qid = %message.id, %error, "cannot remove delivered message");
             }
         }
@@ -355,6 +360,28 @@ fn outgoing_envelope(message: &QueuedMessage, indexes: &[usize]) -> OutgoingEnve
     }
 }
 
+/// Whether `updates` deliver every recipient still to do, so the message leaves
+/// the queue now. Recipients of other domains still in flight are not final yet,
+/// so then it is `false` and each domain's results are recorded as they come.
+fn completes_message(message: &QueuedMessage, updates: &[(usize, RecipientState)]) -> bool {
+    let all_delivered = updates
+        .iter()
+        .all(|(_, state)| state.status == RecipientStatus::Delivered);
+    let others_final = message
+        .envelope
+        .recipients
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| !updates.iter().any(|(updated, _)| updated == index))
+        .all(|(_, recipient)| {
+            matches!(
+                recipient.state.status,
+                RecipientStatus::Delivered | RecipientStatus::Failed
+            )
+        });
+    all_delivered && others_final
+}
+
 fn due_recipients(message: &QueuedMessage, now: SystemTime, forced: bool) -> Vec<usize> {
     message
         .envelope
@@ -405,8 +432,79 @@ fn humanize(duration: Duration) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::humanize;
-    use std::time::Duration;
+    use super::{completes_message, humanize};
+    use posthorn_proto::{ForwardPath, RcptParams, ReversePath};
+    use posthorn_spool::{
+        ClientInfo, Envelope, QueuedMessage, Recipient, RecipientState, RecipientStatus,
+    };
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn message_with(statuses: &[RecipientStatus]) -> QueuedMessage {
+        let recipients = statuses
+            .iter()
+            .map(|status| {
+                let mut recipient = Recipient::new(ForwardPath::Postmaster, RcptParams::default());
+                recipient.state.status = *status;
+                recipient
+            })
+            .collect();
+        QueuedMessage {
+            id: "kAL2BZNH03bB01".parse().expect("id"),
+            envelope: Envelope {
+                sender: ReversePath::Null,
+                params: Default::default(),
+                recipients,
+                client: ClientInfo {
+                    helo: "h".into(),
+                    address: None,
+                    hostname: None,
+                    protocol: "SMTP".into(),
+                    auth_id: None,
+                    tls_version: None,
+                },
+                received_at: UNIX_EPOCH,
+            },
+            size: 1,
+            held: false,
+            delay_notified: false,
+        }
+    }
+
+    fn state(status: RecipientStatus) -> RecipientState {
+        RecipientState {
+            status,
+            attempts: 1,
+            last_reply: None,
+            next_attempt: None,
+        }
+    }
+
+    #[test]
+    fn only_an_attempt_that_delivers_everything_left_completes_the_message() {
+        use RecipientStatus::{Deferred, Delivered, Failed, Pending};
+        type Case<'a> = (&'a [RecipientStatus], &'a [(usize, RecipientStatus)], bool);
+        let cases: [Case; 6] = [
+            (&[Pending], &[(0, Delivered)], true),
+            (&[Pending, Delivered, Failed], &[(0, Delivered)], true),
+            (&[Pending, Pending], &[(0, Delivered), (1, Delivered)], true),
+            // Another domain's recipient is still in flight or to do.
+            (&[Pending, Pending], &[(0, Delivered)], false),
+            (&[Pending, Deferred], &[(0, Delivered)], false),
+            // A deferral or a failure must be recorded (retry time, DSN).
+            (&[Pending, Pending], &[(0, Delivered), (1, Deferred)], false),
+        ];
+        for (before, updates, expected) in cases {
+            let message = message_with(before);
+            let updates: Vec<_> = updates.iter().map(|(i, s)| (*i, state(*s))).collect();
+            assert_eq!(
+                completes_message(&message, &updates),
+                expected,
+                "{before:?} {updates:?}"
+            );
+        }
+        let failed = message_with(&[Pending]);
+        assert!(!completes_message(&failed, &[(0, state(Failed))]));
+    }
 
     #[test]
     fn give_up_durations_read_naturally() {
