@@ -118,6 +118,7 @@ pub(crate) struct RawQueue {
     pub retry_min: Option<Spanned<String>>,
     pub retry_max: Option<Spanned<String>>,
     pub delivery_concurrency: Option<Spanned<u64>>,
+    pub in_flow_delay: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -203,6 +203,11 @@ pub struct Queue {
     pub retry_max: Duration,
     /// Deliveries running at once, over all destinations.
     pub delivery_concurrency: usize,
+    /// Longest pause before a new message is taken (before `354`) while more new
+    /// messages wait for their first delivery attempt than twice
+    /// `delivery_concurrency`: arrivals slow to the delivery rate (Postfix's
+    /// `in_flow_delay`). Zero: never pause.
+    pub in_flow_delay: Duration,
 }
 
 /// `[log]`.

@@ -247,6 +247,7 @@ impl Builder<'_> {
                 raw.delivery_concurrency,
                 100,
             )?,
+            in_flow_delay: self.duration("queue.in_flow_delay", raw.in_flow_delay, "1s")?,
         })
     }
 

@@ -18,23 +18,34 @@ mod notify;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use posthorn_delivery::Deliverer;
 use posthorn_spool::{QueueId, QueuedMessage, Spool};
 use tokio::sync::{mpsc, watch, Semaphore};
 
+use crate::backlog::Backlog;
 use crate::schedule::{Lifetime, RetrySchedule};
 
 /// How often the spool is scanned for messages queued by another process whose
 /// notification was lost (e.g. `sendmail` while the daemon restarted).
 const RESCAN_INTERVAL: Duration = Duration::from_secs(60);
 
+/// How long the copy of a just-accepted message stands in for the spool file.
+/// Only a `queue hold` in that window could make it stale, and a hold that
+/// close to arrival races with the delivery anyway.
+const ACCEPTED_COPY_FRESH: Duration = Duration::from_secs(1);
+
+/// Accepted messages' copies kept at most: beyond, attempts read the spool.
+const ACCEPTED_COPIES_MAX: usize = 10_000;
+
 /// What the rest of the daemon tells the scheduler.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QueueCommand {
     /// A new message is in the spool: try it now.
     Queued(QueueId),
+    /// The server just committed this message: try it now, without reading it back.
+    Accepted(Box<QueuedMessage>),
     /// Try now: one message, or every message.
     Flush(Option<QueueId>),
 }
@@ -71,6 +82,12 @@ pub struct Scheduler {
     permits: Arc<Semaphore>,
     /// Every delivery slot is taken: nothing starts before an attempt finishes.
     saturated: bool,
+    /// New messages (told by `Queued`) that have not had an attempt yet, and
+    /// their count shared with the server for flow control.
+    fresh: HashSet<QueueId>,
+    backlog: Backlog,
+    /// Just-accepted messages, so their first attempt needs no read of the spool.
+    accepted_copies: HashMap<QueueId, (QueuedMessage, Instant)>,
 }
 
 /// What one attempt on a message leaves behind.
@@ -87,6 +104,8 @@ struct Finished {
 impl Scheduler {
     pub fn new(spool: Spool, deliverer: Arc<Deliverer>, settings: RunnerSettings) -> Self {
         let permits = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+        // Twice the delivery slots: every slot busy and as many ready to follow.
+        let backlog = Backlog::new(settings.concurrency.max(1).saturating_mul(2));
         Scheduler {
             spool,
             deliverer,
@@ -99,7 +118,16 @@ impl Scheduler {
             waiting: HashMap::new(),
             permits,
             saturated: false,
+            fresh: HashSet::new(),
+            backlog,
+            accepted_copies: HashMap::new(),
         }
+    }
+
+    /// The count of new messages waiting for a first attempt, for the server's
+    /// flow control.
+    pub fn backlog(&self) -> Backlog {
+        self.backlog.clone()
     }
 
     /// Runs until `stopping` turns true. `recovered` are the messages found at start.
@@ -140,7 +168,15 @@ impl Scheduler {
     fn handle(&mut self, command: QueueCommand) {
         let now = SystemTime::now();
         match command {
-            QueueCommand::Queued(id) => self.schedule(id, now),
+            QueueCommand::Queued(id) => self.arrived(id, now),
+            QueueCommand::Accepted(message) => {
+                let id = message.id.clone();
+                if self.accepted_copies.len() < ACCEPTED_COPIES_MAX {
+                    self.accepted_copies
+                        .insert(id.clone(), (*message, Instant::now()));
+                }
+                self.arrived(id, now);
+            }
             QueueCommand::Flush(Some(id)) => {
                 self.forced.insert(id.clone());
                 if self.running.contains(&id) {
@@ -160,6 +196,14 @@ impl Scheduler {
                     .extend(self.running.iter().cloned());
             }
         }
+    }
+
+    /// A new message: counted in the backlog until its first attempt.
+    fn arrived(&mut self, id: QueueId, now: SystemTime) {
+        if self.fresh.insert(id.clone()) {
+            self.backlog.arrived();
+        }
+        self.schedule(id, now);
     }
 
     fn schedule(&mut self, id: QueueId, at: SystemTime) {
@@ -207,6 +251,11 @@ impl Scheduler {
             self.due_at.remove(&id);
             self.running.insert(id.clone());
             let forced = self.forced.remove(&id);
+            let copy = self
+                .accepted_copies
+                .remove(&id)
+                .filter(|(_, at)| at.elapsed() < ACCEPTED_COPY_FRESH)
+                .map(|(message, _)| message);
             let task = attempt::Attempt {
                 spool: self.spool.clone(),
                 deliverer: Arc::clone(&self.deliverer),
@@ -214,7 +263,7 @@ impl Scheduler {
             };
             let finished = finished.clone();
             tokio::spawn(async move {
-                let outcome = task.run(&id, forced).await;
+                let outcome = task.run(&id, forced, copy).await;
                 drop(permit);
                 let _ = finished.send(Finished {
                     id,
@@ -231,6 +280,10 @@ impl Scheduler {
         self.saturated = false;
         let now = SystemTime::now();
         let flushed = self.flushed_while_running.remove(&finished.id);
+        // Waiting for a busy destination is not an attempt: it stays in the backlog.
+        if finished.waiting_for.is_empty() && self.fresh.remove(&finished.id) {
+            self.backlog.attempted();
+        }
         if let Some(next) = finished.next_due {
             self.schedule(finished.id.clone(), if flushed { now } else { next });
         }

@@ -281,13 +281,15 @@ impl Driver<'_> {
                     session.auth_verdict(verdict);
                 }
                 Action::StartMessage(_) => {
+                    let in_flow_delay = self.settings.config.queue.in_flow_delay;
+                    self.shared.backlog.pause(in_flow_delay).await;
                     let tls = stream.tls_state().and_then(posthorn_tls::summarize);
                     self.handoff.open(session, tls);
                 }
                 Action::Body(bytes) => self.handoff.write(bytes),
                 Action::EndMessage => {
-                    if let Some(id) = self.handoff.commit(session).await {
-                        self.shared.queued(id);
+                    if let Some(message) = self.handoff.commit(session).await {
+                        self.shared.accepted(message);
                     }
                 }
                 Action::AbortMessage => self.handoff.abort(),

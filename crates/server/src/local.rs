@@ -172,8 +172,8 @@ impl LocalDriver<'_> {
                 Action::StartMessage(_) => self.handoff.open(session, None),
                 Action::Body(bytes) => self.handoff.write(bytes),
                 Action::EndMessage => {
-                    if let Some(id) = self.handoff.commit(session).await {
-                        tell_daemon(self.spool, id).await;
+                    if let Some(message) = self.handoff.commit(session).await {
+                        tell_daemon(self.spool, message.id).await;
                     }
                 }
                 Action::AbortMessage => self.handoff.abort(),

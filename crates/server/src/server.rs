@@ -18,7 +18,8 @@ use posthorn_auth::FailureThrottle;
 use posthorn_delivery::tls_memory::TlsMemory;
 use posthorn_delivery::Deliverer;
 use posthorn_queue::runner::{QueueCommand, Scheduler};
-use posthorn_spool::QueueId;
+use posthorn_queue::Backlog;
+use posthorn_spool::QueuedMessage;
 use tokio::sync::mpsc;
 
 use crate::admission::{Admission, Refusal};
@@ -41,6 +42,8 @@ pub(crate) struct Shared {
     pub(crate) tls_memory: TlsMemory,
     /// Failed AUTH attempts per client IP (`auth.max_failures` in `auth.failure_window`).
     pub(crate) auth_throttle: FailureThrottle,
+    /// New messages waiting for delivery: arrivals pause while it is full.
+    pub(crate) backlog: Backlog,
 }
 
 impl Shared {
@@ -54,8 +57,10 @@ impl Shared {
 
     /// A message was committed: deliver it now. When the scheduler is busy the periodic
     /// spool scan finds the message instead.
-    pub(crate) fn queued(&self, id: QueueId) {
-        let _ = self.queue.try_send(QueueCommand::Queued(id));
+    pub(crate) fn accepted(&self, message: QueuedMessage) {
+        let _ = self
+            .queue
+            .try_send(QueueCommand::Accepted(Box::new(message)));
     }
 
     fn replace_settings(&self, settings: Settings) {
@@ -101,18 +106,20 @@ impl Signals {
 const QUEUE_CHANNEL: usize = 65_536;
 
 /// Finished messages' files kept for new ones to be written over (see the
-/// spool's `spares.rs`): enough for the messages in flight at a few thousand a
-/// second, at most 256 KiB each.
-const SPARE_SPOOL_FILES: usize = 512;
+/// spool's `spares.rs`): enough for a backlog of a few seconds at a few thousand
+/// messages a second, in at most 64 MiB of disk.
+const SPARE_SPOOL_FILES: usize = 8192;
+const SPARE_SPOOL_BYTES: u64 = 64 << 20;
 
 impl Server {
     /// Opens and recovers the spool, prepares TLS and binds every listener.
     pub async fn bind(config: Config) -> Result<Server, ServerError> {
         let signals = Signals::install()?;
-        let spool = Spool::open_with_spares(&config.spool, SPARE_SPOOL_FILES).map_err(|source| ServerError::Spool {
-            path: config.spool.clone(),
-            source,
-        })?;
+        let spool = Spool::open_with_spares(&config.spool, SPARE_SPOOL_FILES, SPARE_SPOOL_BYTES)
+            .map_err(|source| ServerError::Spool {
+                path: config.spool.clone(),
+                source,
+            })?;
         // The control socket first: it refuses a second daemon on the same spool before
         // recovery could touch files the running one is writing.
         let control_path = control::socket_path(spool.path());
@@ -140,6 +147,7 @@ impl Server {
             config.limits.connections_per_ip_per_minute,
         );
         let (scheduler, deliverer) = outbound::scheduler(&config, &spool)?;
+        let backlog = scheduler.backlog();
         let tls_memory = TlsMemory::in_spool(&config.spool);
         let config_auth = config.auth.clone();
         let settings = Settings::load(config)?;
@@ -153,6 +161,7 @@ impl Server {
             deliverer,
             tls_memory,
             auth_throttle,
+            backlog,
         });
         Ok(Server {
             shared,

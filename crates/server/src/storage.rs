@@ -9,7 +9,7 @@ use chrono::Utc;
 use posthorn_proto::session::{ServerSession, Transaction};
 use posthorn_proto::{EnhancedStatus, Reply};
 use posthorn_spool::{
-    ClientInfo, Envelope, MessageWriter, QueueId, Recipient, RecipientState, RecipientStatus,
+    ClientInfo, Envelope, MessageWriter, QueuedMessage, Recipient, RecipientState, RecipientStatus,
     Spool, SpoolError,
 };
 use posthorn_tls::SessionSummary;
@@ -84,14 +84,21 @@ impl<'a> MessageHandoff<'a> {
     /// Answers `Action::EndMessage`: makes the message durable, then tells the session.
     /// Returns the id of a message now safe in the spool, for the driver to announce
     /// (to the scheduler, or to a running daemon).
-    pub(crate) async fn commit(&mut self, session: &mut ServerSession) -> Option<QueueId> {
+    pub(crate) async fn commit(&mut self, session: &mut ServerSession) -> Option<QueuedMessage> {
         let result = match self.incoming.take() {
             Some(incoming) => incoming.commit(self.origin.relay_label).await,
             None => Err(local_error()),
         };
-        let committed = result.as_ref().ok().cloned();
-        session.message_stored(result.map(|id| id.to_string()));
-        committed
+        match result {
+            Ok(queued) => {
+                session.message_stored(Ok(queued.id.to_string()));
+                Some(queued)
+            }
+            Err(reply) => {
+                session.message_stored(Err(reply));
+                None
+            }
+        }
     }
 
     /// Answers `Action::AbortMessage`: the unfinished spool file is dropped.
@@ -180,8 +187,8 @@ impl Incoming {
         }
     }
 
-    /// Makes the message durable; the queue id on success, the 4xx reply otherwise.
-    async fn commit(self, relay_label: &str) -> Result<QueueId, Reply> {
+    /// Makes the message durable; the queued message on success, the 4xx reply otherwise.
+    async fn commit(self, relay_label: &str) -> Result<QueuedMessage, Reply> {
         if let Some(error) = &self.error {
             tracing::error!(%error, "cannot write message to the spool");
             return Err(refusal(error));
@@ -200,7 +207,7 @@ impl Incoming {
             protocol: self.protocol,
             relay: relay_label,
         });
-        Ok(queued.id)
+        Ok(queued)
     }
 }
 

@@ -99,8 +99,8 @@ struct Item {
     outcome: Result<(), SpoolError>,
     /// Set once this item's rename or unlink happened.
     changed_directory: bool,
-    /// A deleted message's file, renamed into `incoming/` to be reused.
-    spare: Option<PathBuf>,
+    /// A deleted message's file and its size, renamed into `incoming/` to be reused.
+    spare: Option<(PathBuf, u64)>,
 }
 
 impl Committer {
@@ -143,8 +143,8 @@ impl Committer {
 
     /// Pools the spare of a delete that is durable; unlinks it if the pool is full.
     fn keep_spare(&self, item: &Item) {
-        if let (Some(spare), Ok(())) = (&item.spare, &item.outcome) {
-            if let Err(unwanted) = self.spares.put(spare.clone()) {
+        if let (Some((spare, size)), Ok(())) = (&item.spare, &item.outcome) {
+            if let Err(unwanted) = self.spares.put(spare.clone(), *size) {
                 let _ = fs::remove_file(unwanted);
             }
         }
@@ -188,17 +188,17 @@ impl Committer {
 
     /// Takes `queue/ID` out of the queue: renamed to a spare (set in `spare`)
     /// when the pool has room and the file is small, else unlinked.
-    fn remove(&self, id: &QueueId, spare: &mut Option<PathBuf>) -> Result<(), SpoolError> {
+    fn remove(&self, id: &QueueId, spare: &mut Option<(PathBuf, u64)>) -> Result<(), SpoolError> {
         let path = self.queue.join(id.as_ref());
         let not_found = |error: std::io::Error, operation| match error.raw_os_error() {
             Some(libc::ENOENT) => SpoolError::NotFound(id.clone()),
             _ => SpoolError::io(operation, &path, error),
         };
-        let small = || fs::metadata(&path).is_ok_and(|meta| meta.len() <= MAX_SPARE_BYTES);
-        if self.spares.has_room() && small() {
+        let size = fs::metadata(&path).map_or(u64::MAX, |meta| meta.len());
+        if size <= MAX_SPARE_BYTES && self.spares.has_room_for(size) {
             let to = spare_path(&self.incoming, id.as_ref());
             if fs::rename(&path, &to).is_ok() {
-                *spare = Some(to);
+                *spare = Some((to, size));
                 return Ok(());
             }
         }

@@ -95,7 +95,8 @@ impl Spool {
 
     /// A spare left by the last run goes back into the pool (or away if full).
     fn keep_or_remove_spare(&self, path: PathBuf) -> Result<(), SpoolError> {
-        match self.spares().put(path) {
+        let size = fs::metadata(&path).map_or(u64::MAX, |meta| meta.len());
+        match self.spares().put(path, size) {
             Ok(()) => Ok(()),
             Err(path) => match fs::remove_file(&path) {
                 Err(error) if error.kind() != io::ErrorKind::NotFound => {

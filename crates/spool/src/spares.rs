@@ -15,52 +15,62 @@ use std::sync::Mutex;
 /// The name suffix that marks a spare in `incoming/`.
 pub(crate) const SPARE_SUFFIX: &str = ".spare";
 
-/// Files larger than this are unlinked rather than kept: a pool of large spares
-/// would hold disk space that the free-space check cannot see.
+/// Files larger than this are unlinked rather than kept: writing a small
+/// message over a large file frees most of it anyway.
 pub(crate) const MAX_SPARE_BYTES: u64 = 256 * 1024;
 
-/// The spares ready for reuse, at most `capacity` of them.
+/// The spares ready for reuse: at most `capacity` files of `byte_budget` bytes
+/// in all, so the pool never holds much disk space.
 #[derive(Debug)]
 pub(crate) struct SparePool {
     capacity: usize,
-    files: Mutex<Vec<PathBuf>>,
+    byte_budget: u64,
+    state: Mutex<Pooled>,
+}
+
+#[derive(Debug, Default)]
+struct Pooled {
+    files: Vec<(PathBuf, u64)>,
+    bytes: u64,
 }
 
 impl SparePool {
-    pub(crate) fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize, byte_budget: u64) -> Self {
         SparePool {
             capacity,
-            files: Mutex::new(Vec::with_capacity(capacity)),
+            byte_budget,
+            state: Mutex::new(Pooled::default()),
         }
     }
 
-    /// Whether one more spare would be kept.
-    pub(crate) fn has_room(&self) -> bool {
-        self.len() < self.capacity
+    /// Whether a spare of `size` bytes would be kept.
+    pub(crate) fn has_room_for(&self, size: u64) -> bool {
+        let state = self.lock();
+        state.files.len() < self.capacity && state.bytes + size <= self.byte_budget
     }
 
-    /// Keeps `path` for reuse; gives it back when the pool is full.
-    pub(crate) fn put(&self, path: PathBuf) -> Result<(), PathBuf> {
-        let mut files = self.lock();
-        if files.len() >= self.capacity {
+    /// Keeps `path` (of `size` bytes) for reuse; gives it back when full.
+    pub(crate) fn put(&self, path: PathBuf, size: u64) -> Result<(), PathBuf> {
+        let mut state = self.lock();
+        if state.files.len() >= self.capacity || state.bytes + size > self.byte_budget {
             return Err(path);
         }
-        files.push(path);
+        state.bytes += size;
+        state.files.push((path, size));
         Ok(())
     }
 
     /// A spare to write a new message over, if there is one.
     pub(crate) fn take(&self) -> Option<PathBuf> {
-        self.lock().pop()
+        let mut state = self.lock();
+        let (path, size) = state.files.pop()?;
+        state.bytes -= size;
+        Some(path)
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<PathBuf>> {
-        // A panic while holding this lock cannot leave the Vec inconsistent.
-        self.files
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pooled> {
+        // A panic while holding this lock cannot leave the pool inconsistent.
+        self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -83,21 +93,35 @@ mod tests {
 
     #[test]
     fn keeps_at_most_its_capacity_and_hands_them_out() {
-        let pool = SparePool::new(2);
-        assert!(pool.put(PathBuf::from("a")).is_ok());
-        assert!(pool.put(PathBuf::from("b")).is_ok());
-        assert!(!pool.has_room());
-        assert_eq!(pool.put(PathBuf::from("c")), Err(PathBuf::from("c")));
+        let pool = SparePool::new(2, 1000);
+        assert!(pool.put(PathBuf::from("a"), 10).is_ok());
+        assert!(pool.put(PathBuf::from("b"), 10).is_ok());
+        assert!(!pool.has_room_for(1));
+        assert_eq!(pool.put(PathBuf::from("c"), 1), Err(PathBuf::from("c")));
         assert_eq!(pool.take(), Some(PathBuf::from("b")));
         assert_eq!(pool.take(), Some(PathBuf::from("a")));
         assert_eq!(pool.take(), None);
     }
 
     #[test]
+    fn keeps_at_most_its_byte_budget() {
+        let pool = SparePool::new(10, 100);
+        assert!(pool.put(PathBuf::from("a"), 60).is_ok());
+        assert!(!pool.has_room_for(41));
+        assert!(pool.has_room_for(40));
+        assert!(pool.put(PathBuf::from("b"), 41).is_err());
+        assert_eq!(pool.take(), Some(PathBuf::from("a")));
+        assert!(
+            pool.put(PathBuf::from("b"), 100).is_ok(),
+            "taking gave the bytes back"
+        );
+    }
+
+    #[test]
     fn a_pool_of_capacity_zero_keeps_nothing() {
-        let pool = SparePool::new(0);
-        assert!(!pool.has_room());
-        assert!(pool.put(PathBuf::from("a")).is_err());
+        let pool = SparePool::new(0, 1000);
+        assert!(!pool.has_room_for(0));
+        assert!(pool.put(PathBuf::from("a"), 0).is_err());
     }
 
     #[test]

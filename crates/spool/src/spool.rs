@@ -60,12 +60,17 @@ impl Spool {
     /// `dir/quarantine`, and starts the committer thread. Finished messages'
     /// files are unlinked: right for short-lived processes such as the CLI.
     pub fn open(dir: &Path) -> Result<Spool, SpoolError> {
-        Spool::open_with_spares(dir, 0)
+        Spool::open_with_spares(dir, 0, 0)
     }
 
     /// Like [`Spool::open`], and keeps up to `spare_files` files of finished
-    /// messages to write new messages over (see `spares.rs`): for the daemon.
-    pub fn open_with_spares(dir: &Path, spare_files: usize) -> Result<Spool, SpoolError> {
+    /// messages, of at most `spare_bytes` in all, to write new messages over
+    /// (see `spares.rs`): for the daemon.
+    pub fn open_with_spares(
+        dir: &Path,
+        spare_files: usize,
+        spare_bytes: u64,
+    ) -> Result<Spool, SpoolError> {
         let root = dir.to_path_buf();
         let [incoming, queue, quarantine] =
             ["incoming", "queue", "quarantine"].map(|name| root.join(name));
@@ -76,7 +81,7 @@ impl Spool {
         let queue_dir =
             File::open(&queue).map_err(|error| SpoolError::io("open", &queue, error))?;
         let stats = Arc::new(StatsCounters::default());
-        let spares = Arc::new(SparePool::new(spare_files));
+        let spares = Arc::new(SparePool::new(spare_files, spare_bytes));
         let (requests, receiver) = mpsc::channel();
         let committer = Committer {
             incoming: incoming.clone(),
@@ -129,7 +134,7 @@ impl Spool {
         let (id, path, file, recycled) = self.open_message_file()?;
         let mut writer =
             MessageWriter::new(self.clone(), id, path, file, envelope.clone(), recycled);
-        writer.write_start(&start)?;
+        writer.start(&start);
         Ok(writer)
     }
 

@@ -30,8 +30,10 @@ pub struct MessageWriter {
     /// `None` once handed to the committer.
     file: Option<File>,
     envelope: Envelope,
-    /// Body bytes not yet written, less than one chunk.
+    /// Body bytes not yet in a record, less than one chunk.
     pending: Vec<u8>,
+    /// Encoded records not yet written: a small message takes one `write`.
+    unwritten: Vec<u8>,
     size: u64,
     body_crc: crc32fast::Hasher,
     /// Set by the first failed write: whether it was a full disk.
@@ -58,6 +60,7 @@ impl MessageWriter {
             file: Some(file),
             envelope,
             pending: Vec::with_capacity(BODY_CHUNK_LEN),
+            unwritten: Vec::new(),
             size: 0,
             body_crc: crc32fast::Hasher::new(),
             failed: None,
@@ -66,9 +69,9 @@ impl MessageWriter {
         }
     }
 
-    /// Writes the file header and envelope record (by `Spool::create`).
-    pub(crate) fn write_start(&mut self, start: &[u8]) -> Result<(), SpoolError> {
-        self.append_bytes(start)
+    /// Adds the file header and envelope record (by `Spool::create`).
+    pub(crate) fn start(&mut self, start: &[u8]) {
+        self.unwritten.extend_from_slice(start);
     }
 
     pub fn id(&self) -> &QueueId {
@@ -114,10 +117,9 @@ impl MessageWriter {
             self.flush_chunk()?;
         }
         let body_crc = std::mem::take(&mut self.body_crc).finalize();
-        let mut record = Vec::new();
         let payload = codec::encode_body_end(self.size, body_crc);
-        encode_record(RecordKind::BodyEnd, &payload, &mut record);
-        self.append_bytes(&record)?;
+        encode_record(RecordKind::BodyEnd, &payload, &mut self.unwritten);
+        self.write_out()?;
         if self.recycled {
             self.cut_off_old_content()?;
         }
@@ -156,22 +158,27 @@ impl MessageWriter {
         Commit { answer }
     }
 
+    /// Encodes the pending body bytes as a record; writes once a chunk's worth
+    /// of records has gathered.
     fn flush_chunk(&mut self) -> Result<(), SpoolError> {
-        let mut record = Vec::with_capacity(self.pending.len() + 9);
-        encode_record(RecordKind::BodyChunk, &self.pending, &mut record);
+        encode_record(RecordKind::BodyChunk, &self.pending, &mut self.unwritten);
         self.pending.clear();
-        self.append_bytes(&record)
+        if self.unwritten.len() >= BODY_CHUNK_LEN {
+            self.write_out()?;
+        }
+        Ok(())
     }
 
     /// Nobody else writes this file while it is in `incoming/`, so a plain
     /// `write_all` is enough; after a failure the message is never committed.
-    fn append_bytes(&mut self, record: &[u8]) -> Result<(), SpoolError> {
+    fn write_out(&mut self) -> Result<(), SpoolError> {
         let Some(mut file) = self.file.as_ref() else {
             return Err(SpoolError::CommitterStopped);
         };
-        match file.write_all(record) {
+        match file.write_all(&self.unwritten) {
             Ok(()) => {
-                self.written += record.len() as u64;
+                self.written += self.unwritten.len() as u64;
+                self.unwritten.clear();
                 Ok(())
             }
             Err(error) => Err(self.record_failure(SpoolError::io("write", &self.path, error))),

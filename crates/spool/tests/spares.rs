@@ -39,7 +39,7 @@ fn body_of(spool: &Spool, id: &posthorn_spool::QueueId) -> Vec<u8> {
 #[test]
 fn a_deleted_message_becomes_a_spare_and_the_next_message_reuses_its_inode() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let spool = Spool::open_with_spares(dir.path(), 4).expect("open");
+    let spool = Spool::open_with_spares(dir.path(), 4, 1 << 20).expect("open");
     let first = queue_message(&spool, &simple_envelope(1), b"first\r\n");
     let inode = fs::metadata(dir.path().join("queue").join(first.id.as_ref()))
         .expect("queued file")
@@ -62,7 +62,7 @@ fn a_deleted_message_becomes_a_spare_and_the_next_message_reuses_its_inode() {
 #[test]
 fn a_short_message_over_a_long_spare_keeps_nothing_of_the_old_one() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let spool = Spool::open_with_spares(dir.path(), 4).expect("open");
+    let spool = Spool::open_with_spares(dir.path(), 4, 1 << 20).expect("open");
     let long = queue_message(&spool, &simple_envelope(3), &pseudo_random_body(150_000));
     let updates = [(
         0,
@@ -93,7 +93,7 @@ fn a_short_message_over_a_long_spare_keeps_nothing_of_the_old_one() {
 #[test]
 fn the_pool_is_bounded_and_large_files_are_unlinked() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let spool = Spool::open_with_spares(dir.path(), 1).expect("open");
+    let spool = Spool::open_with_spares(dir.path(), 1, 1 << 20).expect("open");
     let big = queue_message(&spool, &simple_envelope(1), &pseudo_random_body(300 * 1024));
     spool.delete(&big.id).expect("delete");
     assert!(spares_in(dir.path()).is_empty(), "over 256 KiB: unlinked");
@@ -115,11 +115,11 @@ fn the_pool_is_bounded_and_large_files_are_unlinked() {
 fn spares_outlive_a_restart_and_are_not_counted_as_lost_messages() {
     let dir = tempfile::tempdir().expect("tempdir");
     {
-        let spool = Spool::open_with_spares(dir.path(), 4).expect("open");
+        let spool = Spool::open_with_spares(dir.path(), 4, 1 << 20).expect("open");
         let done = queue_message(&spool, &simple_envelope(1), b"done\r\n");
         spool.delete(&done.id).expect("delete");
     }
-    let spool = Spool::open_with_spares(dir.path(), 4).expect("reopen");
+    let spool = Spool::open_with_spares(dir.path(), 4, 1 << 20).expect("reopen");
     let recovery = spool.recover().expect("recover");
     assert_eq!(recovery.discarded_incomplete, 0);
     assert!(recovery.messages.is_empty());

@@ -66,6 +66,7 @@ fn absent_keys_take_production_defaults() {
             retry_min: Duration::from_secs(5 * 60),
             retry_max: Duration::from_secs(HOURS),
             delivery_concurrency: 100,
+            in_flow_delay: Duration::from_secs(1),
         }
     );
     assert_eq!(
@@ -193,6 +194,7 @@ give_up_after = "3d"
 retry_min = "2m"
 retry_max = "90m"
 delivery_concurrency = 40
+in_flow_delay = "250ms"
 
 [log]
 format = "json"
@@ -304,6 +306,7 @@ fn full_file_sets_every_key() {
             retry_min: Duration::from_secs(120),
             retry_max: Duration::from_secs(90 * 60),
             delivery_concurrency: 40,
+            in_flow_delay: Duration::from_millis(250),
         }
     );
     assert_eq!(

@@ -70,10 +70,20 @@ pub(super) async fn blocking<T: Send + 'static>(
 
 impl Attempt {
     /// `forced`: deferred recipients are tried even before their next attempt time (flush).
-    pub(super) async fn run(&self, id: &QueueId, forced: bool) -> AttemptOutcome {
+    /// `copy`: the message as just committed, instead of reading it from the spool.
+    pub(super) async fn run(
+        &self,
+        id: &QueueId,
+        forced: bool,
+        copy: Option<QueuedMessage>,
+    ) -> AttemptOutcome {
         let spool = self.spool.clone();
         let load_id = id.clone();
-        let message = match blocking(move || spool.load(&load_id)).await {
+        let loaded = match copy {
+            Some(message) => Ok(message),
+            None => blocking(move || spool.load(&load_id)).await,
+        };
+        let message = match loaded {
             Ok(message) => message,
             Err(SpoolError::NotFound(_)) => return AttemptOutcome::gone(),
             Err(error) => {
