@@ -1,0 +1,98 @@
+"""The benchmark scripts in bench/ work end to end: each runs in its smoke size against
+both MTAs (Posthorn from POSTHORN_BIN, the load tool from POSTHORN_BENCH_BIN, both debug
+builds in CI; Postfix from Debian's package), exits 0 and prints a table with a positive
+figure in both columns. Timing is never checked: that is the benchmarks' job, not CI's."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from posthorn_harness import REPO_ROOT
+
+BENCH = REPO_ROOT / "bench"
+SCRIPT_TIMEOUT = 120
+
+
+@pytest.fixture(scope="module")
+def bench_env(posthorn_bin: Path) -> dict[str, str]:
+    tool = Path(os.environ.get("POSTHORN_BENCH_BIN",
+                               REPO_ROOT / "target" / "debug" / "posthorn-bench"))
+    if not tool.is_file():
+        pytest.fail(f"{tool} does not exist: run `cargo build -p posthorn-bench` first, or "
+                    f"set POSTHORN_BENCH_BIN")
+    return {**os.environ, "POSTHORN_BIN": str(posthorn_bin), "POSTHORN_BENCH_BIN": str(tool)}
+
+
+def run_script(env: dict[str, str], *args: str) -> dict[str, Any]:
+    """Runs bench/ARGS with --json; asserts exit 0 and returns the parsed table."""
+    result = subprocess.run([str(BENCH / args[0]), *args[1:], "--json"], env=env,
+                            capture_output=True, text=True, timeout=SCRIPT_TIMEOUT)
+    assert result.returncode == 0, (f"bench/{' '.join(args)} exited with "
+                                    f"{result.returncode}\nstdout:\n{result.stdout}\n"
+                                    f"stderr:\n{result.stderr[-4000:]}")
+    return json.loads(result.stdout)
+
+
+def row(table: dict[str, Any], starts_with: str) -> dict[str, Any]:
+    matching = [r for r in table["rows"] if r["measurement"].startswith(starts_with)]
+    assert matching, f"no row {starts_with!r} in {[r['measurement'] for r in table['rows']]}"
+    return matching[0]
+
+
+def assert_both_positive(table: dict[str, Any], starts_with: str) -> None:
+    found = row(table, starts_with)
+    for mta in ("posthorn", "postfix"):
+        value = found[mta]
+        assert isinstance(value, (int, float)) and value > 0, \
+            f"{starts_with!r}: {mta} = {value!r}; notes: {table['notes']}"
+
+
+def assert_every_message_reached_the_sink(table: dict[str, Any]) -> None:
+    runs = table["runs"]
+    assert {run["mta"] for run in runs} == {"posthorn", "postfix"}
+    for run in runs:
+        assert run["ok"], run
+        assert run["received"] == run["messages"], run
+
+
+def test_relay_quick(bench_env: dict[str, str]) -> None:
+    table = run_script(bench_env, "relay", "--quick")
+    assert_both_positive(table, "10k, 20 sessions, single: end to end")
+    assert_both_positive(table, "10k, 20 sessions, single: accepted")
+    assert_every_message_reached_the_sink(table)
+    postfix = [run for run in table["runs"] if run["mta"] == "postfix"]
+    assert all(run["logged_delivered"] == run["messages"] for run in postfix), postfix
+
+
+def test_relay_tls_quick(bench_env: dict[str, str]) -> None:
+    table = run_script(bench_env, "relay-tls", "--quick")
+    assert_both_positive(table, "10k, 20 sessions, single, STARTTLS: end to end")
+    assert_both_positive(table, "10k, 20 sessions, single, plaintext (same tools): end to end")
+    assert row(table, "10k, 20 sessions, single: STARTTLS / plaintext")["posthorn"]
+    assert_every_message_reached_the_sink(table)
+
+
+def test_latency_quick(bench_env: dict[str, str]) -> None:
+    table = run_script(bench_env, "latency", "--quick")
+    assert_both_positive(table, "max rate, closed loop")
+    for load in ("half", "full"):
+        assert_both_positive(table, f"{load} load (")
+        for quantile in ("p50", "p99"):
+            found = [r for r in table["rows"]
+                     if r["measurement"].startswith(f"{load} load")
+                     and r["measurement"].endswith(f"{quantile} latency")]
+            assert found and all(isinstance(found[0][m], (int, float))
+                                 for m in ("posthorn", "postfix")), found
+
+
+def test_large_message_2m(bench_env: dict[str, str]) -> None:
+    table = run_script(bench_env, "large-message", "--size", "2m")
+    assert_both_positive(table, "baseline")
+    assert_both_positive(table, "peak")
+    assert_both_positive(table, "relayed (sink has it) in")
