@@ -172,7 +172,7 @@ impl Connection {
                 ClientAction::NeedInput => self.read_more().await?,
                 ClientAction::SendBody => {
                     self.flush().await?;
-                    self.write_body(body).await?;
+                    self.write_body(body, envelope.size).await?;
                     self.session.body_sent();
                 }
                 ClientAction::Transaction(result) => {
@@ -268,27 +268,38 @@ impl Connection {
         Ok(())
     }
 
-    async fn write_body(&mut self, body: &mut (dyn Read + Send)) -> Result<(), ConnectionError> {
+    /// Streams the body in chunks of at most 64 KiB (buffers sized to a small
+    /// message), reading one chunk ahead so the terminator goes out with the last.
+    async fn write_body(
+        &mut self,
+        body: &mut (dyn Read + Send),
+        size: u64,
+    ) -> Result<(), ConnectionError> {
+        let chunk_len =
+            usize::try_from(size.saturating_add(1)).map_or(BODY_CHUNK, |size| size.min(BODY_CHUNK));
         let mut stuffer = DotStuffer::new();
-        let mut chunk = vec![0u8; BODY_CHUNK];
-        let mut wire = Vec::with_capacity(BODY_CHUNK + BODY_CHUNK / 8);
+        let mut chunk = vec![0u8; chunk_len];
+        let mut wire = Vec::with_capacity(chunk_len + chunk_len / 8 + 8);
         let limit = self.timeout(ClientPhase::DataBlock);
+        // Spool reads hit the page cache; a short blocking read is cheaper than a hop
+        // to the blocking pool for every 64 KiB.
+        let mut count = body.read(&mut chunk).map_err(ConnectionError::Io)?;
         loop {
-            // Spool reads hit the page cache; a short blocking read is cheaper than a hop
-            // to the blocking pool for every 64 KiB.
-            let count = body.read(&mut chunk).map_err(ConnectionError::Io)?;
             wire.clear();
-            if count == 0 {
+            stuffer.stuff(&chunk[..count], &mut wire);
+            if count > 0 {
+                count = body.read(&mut chunk).map_err(ConnectionError::Io)?;
+            }
+            let last = count == 0;
+            if last {
                 stuffer.finish(&mut wire);
-            } else {
-                stuffer.stuff(&chunk[..count], &mut wire);
             }
             match timeout(limit, self.stream.write_all(&wire)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(error)) => return Err(ConnectionError::Io(error)),
                 Err(_) => return Err(ConnectionError::Timeout(ClientPhase::DataBlock)),
             }
-            if count == 0 {
+            if last {
                 return self.stream.flush().await.map_err(ConnectionError::Io);
             }
         }

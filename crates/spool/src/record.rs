@@ -111,6 +111,46 @@ pub(crate) fn encode_record(kind: RecordKind, payload: &[u8], out: &mut Vec<u8>)
     out.extend_from_slice(&crc.finalize().to_le_bytes());
 }
 
+/// A record being built in place at the end of an output buffer, its payload
+/// appended piece by piece: body bytes are copied once, into the buffer that is
+/// written to the file.
+#[derive(Debug)]
+pub(crate) struct RecordBuilder {
+    /// Where the record's length field is in the buffer.
+    start: usize,
+    crc: crc32fast::Hasher,
+}
+
+impl RecordBuilder {
+    /// Starts a record of `kind` at the end of `out`.
+    pub(crate) fn begin(kind: RecordKind, out: &mut Vec<u8>) -> Self {
+        let start = out.len();
+        let kind_byte = kind.to_byte();
+        out.extend_from_slice(&[0; 4]);
+        out.push(kind_byte);
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&[kind_byte]);
+        RecordBuilder { start, crc }
+    }
+
+    /// Payload bytes so far.
+    pub(crate) fn payload_len(&self, out: &[u8]) -> usize {
+        out.len() - self.start - 5
+    }
+
+    pub(crate) fn append(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
+        self.crc.update(bytes);
+        out.extend_from_slice(bytes);
+    }
+
+    /// Fills in the length and appends the crc.
+    pub(crate) fn finish(self, out: &mut Vec<u8>) {
+        let len = u32::try_from(self.payload_len(out)).unwrap_or(u32::MAX);
+        out[self.start..self.start + 4].copy_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&self.crc.finalize().to_le_bytes());
+    }
+}
+
 /// Failure to read a record: the disk failed, or the bytes are wrong.
 #[derive(Debug)]
 pub(crate) enum ReadError {
@@ -224,6 +264,21 @@ pub(crate) fn read_full(input: &mut impl Read, buffer: &mut [u8]) -> io::Result<
 mod tests {
     use super::*;
     use std::io::Cursor;
+
+    #[test]
+    fn a_record_built_in_pieces_is_the_record_encoded_at_once() {
+        let payload: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        let mut expected = b"prefix".to_vec();
+        encode_record(RecordKind::BodyChunk, &payload, &mut expected);
+        let mut built = b"prefix".to_vec();
+        let mut record = RecordBuilder::begin(RecordKind::BodyChunk, &mut built);
+        for piece in payload.chunks(7) {
+            record.append(piece, &mut built);
+        }
+        assert_eq!(record.payload_len(&built), 1000);
+        record.finish(&mut built);
+        assert_eq!(built, expected);
+    }
 
     fn read_one(bytes: &[u8]) -> (Result<Option<RecordHeader>, DecodeError>, usize) {
         let mut reader = RecordReader::new(Cursor::new(bytes), 0);

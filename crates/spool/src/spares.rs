@@ -60,12 +60,12 @@ impl SparePool {
         Ok(())
     }
 
-    /// A spare to write a new message over, if there is one.
-    pub(crate) fn take(&self) -> Option<PathBuf> {
+    /// A spare to write a new message over, and its length, if there is one.
+    pub(crate) fn take(&self) -> Option<(PathBuf, u64)> {
         let mut state = self.lock();
         let (path, size) = state.files.pop()?;
         state.bytes -= size;
-        Some(path)
+        Some((path, size))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Pooled> {
@@ -98,8 +98,8 @@ mod tests {
         assert!(pool.put(PathBuf::from("b"), 10).is_ok());
         assert!(!pool.has_room_for(1));
         assert_eq!(pool.put(PathBuf::from("c"), 1), Err(PathBuf::from("c")));
-        assert_eq!(pool.take(), Some(PathBuf::from("b")));
-        assert_eq!(pool.take(), Some(PathBuf::from("a")));
+        assert_eq!(pool.take(), Some((PathBuf::from("b"), 10)));
+        assert_eq!(pool.take(), Some((PathBuf::from("a"), 10)));
         assert_eq!(pool.take(), None);
     }
 
@@ -110,7 +110,7 @@ mod tests {
         assert!(!pool.has_room_for(41));
         assert!(pool.has_room_for(40));
         assert!(pool.put(PathBuf::from("b"), 41).is_err());
-        assert_eq!(pool.take(), Some(PathBuf::from("a")));
+        assert_eq!(pool.take(), Some((PathBuf::from("a"), 60)));
         assert!(
             pool.put(PathBuf::from("b"), 100).is_ok(),
             "taking gave the bytes back"

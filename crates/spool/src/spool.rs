@@ -131,24 +131,28 @@ impl Spool {
         }
         let mut start = record::header().to_vec();
         encode_record(RecordKind::Envelope, &payload, &mut start);
-        let (id, path, file, recycled) = self.open_message_file()?;
+        let (id, path, file, spare_length) = self.open_message_file()?;
         let mut writer =
-            MessageWriter::new(self.clone(), id, path, file, envelope.clone(), recycled);
+            MessageWriter::new(self.clone(), id, path, file, envelope.clone(), spare_length);
         writer.start(&start);
         Ok(writer)
     }
 
     /// Picks a free id and the file to write the message into: a spare when the
-    /// pool has one (`true`), else a new `incoming/ID` created with `O_EXCL`. An
-    /// id already in `queue/` (possible only if the clock went back) is skipped.
-    fn open_message_file(&self) -> Result<(QueueId, PathBuf, File, bool), SpoolError> {
+    /// pool has one (with its old length), else a new `incoming/ID` created with
+    /// `O_EXCL`, skipping ids already in `queue/` (possible only if the clock went
+    /// back, or for two processes with one pid). Spares exist only in the daemon,
+    /// the one process whose ids are unique; there a clash would still only fail
+    /// the commit's `RENAME_NOREPLACE`, never overwrite a message.
+    fn open_message_file(&self) -> Result<(QueueId, PathBuf, File, Option<u64>), SpoolError> {
+        if let Some((path, file, old_length)) = self.take_spare()? {
+            let id = self.inner.ids.next(SystemTime::now());
+            return Ok((id, path, file, Some(old_length)));
+        }
         for _ in 0..MAX_ID_ATTEMPTS {
             let id = self.inner.ids.next(SystemTime::now());
             if self.inner.queue.join(id.as_ref()).exists() {
                 continue;
-            }
-            if let Some((path, file)) = self.take_spare()? {
-                return Ok((id, path, file, true));
             }
             let path = self.inner.incoming.join(id.as_ref());
             let opened = OpenOptions::new()
@@ -159,7 +163,7 @@ impl Spool {
             match opened {
                 Ok(file) => {
                     lock_in_progress(&file, &path)?;
-                    return Ok((id, path, file, false));
+                    return Ok((id, path, file, None));
                 }
                 Err(error) if error.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(error) => return Err(SpoolError::io("create", &path, error)),
@@ -170,13 +174,14 @@ impl Spool {
         })
     }
 
-    /// A spare file opened and locked for writing, if the pool has one.
-    fn take_spare(&self) -> Result<Option<(PathBuf, File)>, SpoolError> {
-        while let Some(path) = self.inner.spares.take() {
+    /// A spare file opened and locked for writing, and its length, if the pool
+    /// has one.
+    fn take_spare(&self) -> Result<Option<(PathBuf, File, u64)>, SpoolError> {
+        while let Some((path, length)) = self.inner.spares.take() {
             match OpenOptions::new().write(true).open(&path) {
                 Ok(file) => {
                     lock_in_progress(&file, &path)?;
-                    return Ok(Some((path, file)));
+                    return Ok(Some((path, file, length)));
                 }
                 // Removed behind our back (an operator cleaning up): try another.
                 Err(error) if error.kind() == io::ErrorKind::NotFound => continue,

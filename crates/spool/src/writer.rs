@@ -17,7 +17,7 @@ use crate::committer::Request;
 use crate::envelope::{Envelope, QueuedMessage};
 use crate::error::SpoolError;
 use crate::id::QueueId;
-use crate::record::{encode_record, RecordKind, BODY_CHUNK_LEN};
+use crate::record::{encode_record, RecordBuilder, RecordKind, BODY_CHUNK_LEN};
 use crate::spool::Spool;
 
 /// A message being received. Dropping it without `commit` aborts: the file in
@@ -30,18 +30,20 @@ pub struct MessageWriter {
     /// `None` once handed to the committer.
     file: Option<File>,
     envelope: Envelope,
-    /// Body bytes not yet in a record, less than one chunk.
-    pending: Vec<u8>,
-    /// Encoded records not yet written: a small message takes one `write`.
+    /// Records not yet written, the last perhaps an open BodyChunk (`chunk`):
+    /// a small message takes one `write`, and memory stays under two chunks
+    /// however large the message is.
     unwritten: Vec<u8>,
+    chunk: Option<RecordBuilder>,
     size: u64,
     body_crc: crc32fast::Hasher,
     /// Set by the first failed write: whether it was a full disk.
     failed: Option<bool>,
     /// Bytes written to the file so far.
     written: u64,
-    /// Written over a spare file: cut to `written` before the commit.
-    recycled: bool,
+    /// Written over a spare file of this length: cut to `written` before the
+    /// commit if it was longer.
+    spare_length: Option<u64>,
 }
 
 impl MessageWriter {
@@ -51,7 +53,7 @@ impl MessageWriter {
         path: PathBuf,
         file: File,
         envelope: Envelope,
-        recycled: bool,
+        spare_length: Option<u64>,
     ) -> Self {
         MessageWriter {
             spool,
@@ -59,13 +61,13 @@ impl MessageWriter {
             path,
             file: Some(file),
             envelope,
-            pending: Vec::with_capacity(BODY_CHUNK_LEN),
             unwritten: Vec::new(),
+            chunk: None,
             size: 0,
             body_crc: crc32fast::Hasher::new(),
             failed: None,
             written: 0,
-            recycled,
+            spare_length,
         }
     }
 
@@ -83,20 +85,22 @@ impl MessageWriter {
         self.size
     }
 
-    /// Adds body bytes. They are buffered up to one 64 KiB chunk, so memory stays
-    /// flat however large the message is. After a failure every later call (and
-    /// `commit`) fails too: the body on disk is missing bytes.
+    /// Adds body bytes, in BodyChunk records of at most 64 KiB. After a failure
+    /// every later call (and `commit`) fails too: the body on disk is missing bytes.
     pub fn write(&mut self, mut body_bytes: &[u8]) -> Result<(), SpoolError> {
         self.check_not_failed()?;
         self.size += body_bytes.len() as u64;
         self.body_crc.update(body_bytes);
         while !body_bytes.is_empty() {
-            let room = BODY_CHUNK_LEN - self.pending.len();
+            let chunk = self.chunk.get_or_insert_with(|| {
+                RecordBuilder::begin(RecordKind::BodyChunk, &mut self.unwritten)
+            });
+            let room = BODY_CHUNK_LEN - chunk.payload_len(&self.unwritten);
             let (now, later) = body_bytes.split_at(room.min(body_bytes.len()));
-            self.pending.extend_from_slice(now);
+            chunk.append(now, &mut self.unwritten);
             body_bytes = later;
-            if self.pending.len() == BODY_CHUNK_LEN {
-                self.flush_chunk()?;
+            if room == now.len() {
+                self.close_chunk()?;
             }
         }
         Ok(())
@@ -113,14 +117,17 @@ impl MessageWriter {
 
     fn finish_file(&mut self) -> Result<File, SpoolError> {
         self.check_not_failed()?;
-        if !self.pending.is_empty() {
-            self.flush_chunk()?;
+        if self.chunk.is_some() {
+            self.close_chunk()?;
         }
         let body_crc = std::mem::take(&mut self.body_crc).finalize();
         let payload = codec::encode_body_end(self.size, body_crc);
         encode_record(RecordKind::BodyEnd, &payload, &mut self.unwritten);
         self.write_out()?;
-        if self.recycled {
+        if self
+            .spare_length
+            .is_some_and(|length| length > self.written)
+        {
             self.cut_off_old_content()?;
         }
         self.file.take().ok_or(SpoolError::CommitterStopped)
@@ -158,11 +165,11 @@ impl MessageWriter {
         Commit { answer }
     }
 
-    /// Encodes the pending body bytes as a record; writes once a chunk's worth
-    /// of records has gathered.
-    fn flush_chunk(&mut self) -> Result<(), SpoolError> {
-        encode_record(RecordKind::BodyChunk, &self.pending, &mut self.unwritten);
-        self.pending.clear();
+    /// Completes the open BodyChunk; writes once a chunk's worth has gathered.
+    fn close_chunk(&mut self) -> Result<(), SpoolError> {
+        if let Some(chunk) = self.chunk.take() {
+            chunk.finish(&mut self.unwritten);
+        }
         if self.unwritten.len() >= BODY_CHUNK_LEN {
             self.write_out()?;
         }

@@ -31,29 +31,44 @@ impl DotStuffer {
         DotStuffer::default()
     }
 
-    /// Appends the stuffed form of `input` to `out`.
-    pub fn stuff(&mut self, input: &[u8], out: &mut Vec<u8>) {
+    /// Appends the stuffed form of `input` to `out`. Inside a line, everything up
+    /// to the next CR or LF is copied in one piece: only line ends need a look.
+    pub fn stuff(&mut self, mut input: &[u8], out: &mut Vec<u8>) {
         out.reserve(input.len() + 2);
-        for &byte in input {
-            if self.position == Position::AfterCr {
-                out.push(b'\n');
-                self.position = Position::LineStart;
-                if byte == b'\n' {
-                    continue;
-                }
+        loop {
+            if self.position == Position::InLine {
+                let span = memchr::memchr2(b'\r', b'\n', input).unwrap_or(input.len());
+                out.extend_from_slice(&input[..span]);
+                input = &input[span..];
             }
-            match byte {
-                b'.' if self.position == Position::LineStart => out.extend_from_slice(b".."),
-                b'\r' => out.push(b'\r'),
-                b'\n' => out.extend_from_slice(b"\r\n"),
-                _ => out.push(byte),
-            }
-            self.position = match byte {
-                b'\r' => Position::AfterCr,
-                b'\n' => Position::LineStart,
-                _ => Position::InLine,
+            let Some((&byte, rest)) = input.split_first() else {
+                return;
             };
+            self.push(byte, out);
+            input = rest;
         }
+    }
+
+    /// One byte through the state machine.
+    fn push(&mut self, byte: u8, out: &mut Vec<u8>) {
+        if self.position == Position::AfterCr {
+            out.push(b'\n');
+            self.position = Position::LineStart;
+            if byte == b'\n' {
+                return;
+            }
+        }
+        match byte {
+            b'.' if self.position == Position::LineStart => out.extend_from_slice(b".."),
+            b'\r' => out.push(b'\r'),
+            b'\n' => out.extend_from_slice(b"\r\n"),
+            _ => out.push(byte),
+        }
+        self.position = match byte {
+            b'\r' => Position::AfterCr,
+            b'\n' => Position::LineStart,
+            _ => Position::InLine,
+        };
     }
 
     /// Ends the body: completes a last line that has no CRLF, then writes `.` CRLF.
@@ -151,6 +166,34 @@ mod tests {
                 expected.extend_from_slice(b"\r\n");
             }
             assert_eq!(received, expected);
+        }
+    }
+
+    /// Every input of up to 7 bytes over `.`, CR, LF and `a`, split at every point:
+    /// the same output as feeding the state machine one byte at a time.
+    #[test]
+    fn the_bulk_copy_matches_the_byte_machine_exhaustively() {
+        let alphabet = [b'.', b'\r', b'\n', b'a'];
+        for len in 0..=7u32 {
+            for code in 0..4usize.pow(len) {
+                let input: Vec<u8> = (0..len)
+                    .map(|digit| alphabet[code / 4usize.pow(digit) % 4])
+                    .collect();
+                let mut reference = DotStuffer::new();
+                let mut expected = Vec::new();
+                for &byte in &input {
+                    reference.push(byte, &mut expected);
+                }
+                reference.finish(&mut expected);
+                for split in 0..=input.len() {
+                    let mut stuffer = DotStuffer::new();
+                    let mut out = Vec::new();
+                    stuffer.stuff(&input[..split], &mut out);
+                    stuffer.stuff(&input[split..], &mut out);
+                    stuffer.finish(&mut out);
+                    assert_eq!(out, expected, "{input:?} split at {split}");
+                }
+            }
         }
     }
 
