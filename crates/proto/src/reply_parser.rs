@@ -10,7 +10,7 @@
 //! status code at the start of a line's text is taken off that line when its class
 //! matches the reply code's first digit (`250 2.1.0 Ok`, not `250 5.1.0 Ok`); the
 //! reply's status is the first one found. Lines end at LF (a CR before it is
-//! dropped), are at most [`DEFAULT_MAX_LINE_LEN`] octets, and a reply has at most
+//! dropped, one inside the text reads as a space), are at most [`DEFAULT_MAX_LINE_LEN`] octets, and a reply has at most
 //! [`DEFAULT_MAX_LINES`] lines, so a hostile server cannot make us buffer forever.
 //! Text that is not UTF-8 is kept with replacement characters.
 
@@ -132,7 +132,14 @@ impl ReplyParser {
         if self.lines.len() == self.max_lines {
             return Err(ReplyError::TooManyLines);
         }
-        let (status, text) = strip_status(code, text);
+        // A CR inside the text reads as the space it is written as (`Reply::write_to`),
+        // so a reply parses the same before and after it is passed on.
+        let text: Cow<'_, [u8]> = if text.contains(&b'\r') {
+            Cow::Owned(text.iter().map(|&b| if b == b'\r' { b' ' } else { b }).collect())
+        } else {
+            Cow::Borrowed(text)
+        };
+        let (status, text) = strip_status(code, &text);
         self.status = self.status.or(status);
         self.lines
             .push(String::from_utf8_lossy(text).into_owned().into());

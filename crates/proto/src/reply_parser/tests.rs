@@ -207,3 +207,15 @@ fn invalid_utf8_text_is_kept_lossily() {
         vec![Cow::<str>::Owned("caf\u{fffd}".into())]
     );
 }
+
+/// Found by the `reply_parser` fuzz target: a CR inside the text is written as a
+/// space, so it must parse as one, or passing the reply on would make a status
+/// appear (and every line grow by it, past the line limit).
+#[test]
+fn a_cr_inside_the_text_reads_as_the_space_it_is_written_as() {
+    let replies = parse_all(b"250-2.1.5\rfirst\r\n250 second\r\n", 100).expect("valid reply");
+    assert_eq!(replies[0], reply(250, Some((2, 1, 5)), &["first", "second"]));
+    let mut written = Vec::new();
+    replies[0].write_to(&mut written);
+    assert_eq!(parse_all(&written, 100).expect("written reply"), replies);
+}
