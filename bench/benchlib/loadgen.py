@@ -53,7 +53,7 @@ def smtp_source(port: int, *, messages: int, sessions: int, size: int, many: boo
 
 def bench_source_command(port: int, *, messages: int, sessions: int, size: int,
                          per_connection: int | None = None, starttls: bool = False,
-                         rate: float | None = None) -> list[str]:
+                         rate: float | None = None, tls_resume: bool = False) -> list[str]:
     command = [str(bench_binary()), "source", "--server", f"127.0.0.1:{port}",
                "--messages", str(messages), "--sessions", str(sessions),
                "--size", str(size), "--from", SENDER, "--to", RECIPIENT, "--json"]
@@ -61,6 +61,8 @@ def bench_source_command(port: int, *, messages: int, sessions: int, size: int,
         command += ["--per-connection", str(per_connection)]
     if starttls:
         command.append("--starttls")
+    if tls_resume:
+        command.append("--tls-resume")
     if rate is not None:
         command += ["--rate", f"{rate:.1f}"]
     return command
@@ -71,10 +73,11 @@ class BenchSource:
 
     def __init__(self, port: int, *, messages: int, sessions: int, size: int,
                  per_connection: int | None = None, starttls: bool = False,
-                 rate: float | None = None):
+                 rate: float | None = None, tls_resume: bool = False):
         self.command = bench_source_command(port, messages=messages, sessions=sessions,
                                             size=size, per_connection=per_connection,
-                                            starttls=starttls, rate=rate)
+                                            starttls=starttls, rate=rate,
+                                            tls_resume=tls_resume)
         self.started = time.monotonic()
         self.process = start_process(self.command, what="stop posthorn-bench source",
                                      stdout=subprocess.PIPE)

@@ -38,7 +38,7 @@ pub async fn run(options: IdleOptions) -> Result<()> {
     let tls = Arc::new(Opener::new(
         options.server,
         &options.helo,
-        Some(crate::tls::client_connector()?),
+        Some(crate::tls::client_connector(false)?),
     ));
     let permits = Arc::new(Semaphore::new(OPENING_AT_ONCE));
     let tasks: Vec<_> = (0..options.connections)

@@ -75,6 +75,10 @@ struct SourceArgs {
     /// STARTTLS after EHLO (the certificate is not verified), then EHLO again.
     #[arg(long)]
     starttls: bool,
+    /// With --starttls: resume TLS sessions (tickets) on later connections, as an MTA
+    /// sending to the same server again does; default: a full handshake every time.
+    #[arg(long, requires = "starttls")]
+    tls_resume: bool,
     /// Open loop: message i starts at start + i/rate (messages per second overall).
     #[arg(long)]
     rate: Option<f64>,
@@ -196,6 +200,7 @@ async fn run_source(args: SourceArgs) -> Result<ExitCode> {
         size: args.size,
         per_connection: args.per_connection,
         starttls: args.starttls,
+        tls_resume: args.tls_resume,
         rate: args.rate,
         from: args.from,
         to: args.to,

@@ -22,9 +22,10 @@ const VERSIONS: &[&rustls::SupportedProtocolVersion] =
     &[&rustls::version::TLS13, &rustls::version::TLS12];
 
 /// A client connector that skips certificate verification but still checks handshake
-/// signatures. Session resumption is off so every connection pays a full handshake, as
-/// a fleet of distinct clients would: the server's worst case, not its best.
-pub fn client_connector() -> Result<TlsConnector> {
+/// signatures. Without `resume` every connection pays a full handshake, as a fleet of
+/// distinct clients would (the server's worst case); with it, later connections resume
+/// a session from a ticket, as one MTA sending to the same server again does.
+pub fn client_connector(resume: bool) -> Result<TlsConnector> {
     let provider = provider();
     let mut config = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_protocol_versions(VERSIONS)
@@ -32,7 +33,9 @@ pub fn client_connector() -> Result<TlsConnector> {
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate { provider }))
         .with_no_client_auth();
-    config.resumption = Resumption::disabled();
+    if !resume {
+        config.resumption = Resumption::disabled();
+    }
     Ok(TlsConnector::from(Arc::new(config)))
 }
 

@@ -25,6 +25,7 @@ pub struct SourceOptions {
     pub size: usize,
     pub per_connection: u64,
     pub starttls: bool,
+    pub tls_resume: bool,
     pub rate: Option<f64>,
     pub from: String,
     pub to: String,
@@ -87,7 +88,7 @@ pub async fn run(options: SourceOptions) -> Result<Report> {
         ensure!(rate > 0.0 && rate.is_finite(), "--rate must be positive");
     }
     let tls = match options.starttls {
-        true => Some(crate::tls::client_connector()?),
+        true => Some(crate::tls::client_connector(options.tls_resume)?),
         false => None,
     };
     let start = Instant::now();

@@ -116,10 +116,7 @@ impl DataReceiver {
 
     /// Copies text up to the next CR or LF; returns how many bytes it used.
     fn copy_run(&mut self, input: &[u8], out: &mut Vec<u8>) -> usize {
-        let end = input
-            .iter()
-            .position(|&b| b == b'\r' || b == b'\n')
-            .unwrap_or(input.len());
+        let end = memchr::memchr2(b'\r', b'\n', input).unwrap_or(input.len());
         self.text(&input[..end], out);
         if end < input.len() {
             self.step(input[end], out);
@@ -185,7 +182,7 @@ impl DataReceiver {
             return;
         }
         out.extend_from_slice(text);
-        self.saw_nul |= text.contains(&0);
+        self.saw_nul = self.saw_nul || memchr::memchr(0, text).is_some();
         self.line_len += text.len();
         self.saw_long_line |= self.line_len > self.max_line_len;
     }
