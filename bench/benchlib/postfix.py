@@ -22,33 +22,9 @@ STOP_TIMEOUT = 20.0
 MIN_PROCESS_LIMIT = 1000
 QUEUES = ("incoming", "active", "deferred", "maildrop")
 
-MASTER_CF = """\
-# service    type  private unpriv chroot wakeup maxproc command
-{listen}     inet  n       -      n      -      -       smtpd
-pickup       unix  n       -      n      60     1       pickup
-cleanup      unix  n       -      n      -      0       cleanup
-qmgr         unix  n       -      n      300    1       qmgr
-tlsmgr       unix  -       -      n      1000?  1       tlsmgr
-rewrite      unix  -       -      n      -      -       trivial-rewrite
-bounce       unix  -       -      n      -      0       bounce
-defer        unix  -       -      n      -      0       bounce
-trace        unix  -       -      n      -      0       bounce
-verify       unix  -       -      n      -      1       verify
-flush        unix  n       -      n      1000?  0       flush
-proxymap     unix  -       -      n      -      -       proxymap
-smtp         unix  -       -      n      -      -       smtp
-relay        unix  -       -      n      -      -       smtp
-showq        unix  n       -      n      -      -       showq
-error        unix  -       -      n      -      -       error
-retry        unix  -       -      n      -      -       error
-discard      unix  -       -      n      -      -       discard
-local        unix  -       n      n      -      -       local
-virtual      unix  -       n      n      -      -       virtual
-lmtp         unix  -       -      n      -      -       lmtp
-anvil        unix  -       -      n      -      1       anvil
-scache       unix  -       -      n      -      1       scache
-postlog      unix-dgram n  -      n      -      1       postlogd
-"""
+# The e2e tests' master.cf template; `{listen}` is the smtpd address.
+MASTER_CF = (Path(__file__).resolve().parents[2] / "tests" / "e2e"
+             / "postfix-master.cf").read_text()
 
 
 class PostfixInstance:

@@ -3,8 +3,8 @@ mail log in its own directory, relaying everything to `[127.0.0.1]:relay_port`."
 
 from __future__ import annotations
 
-import json
 import subprocess
+import sys
 from pathlib import Path
 
 from .memory import Memory, process_memory
@@ -12,31 +12,12 @@ from .mta import MtaSettings, count_files
 from .runtime import (BenchError, free_port, posthorn_binary, say, start_process,
                       stop_process, wait_for_greeting)
 
+# The config writer of the end-to-end tests' harness (standard library only).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "e2e"))
+from posthorn_harness import to_toml  # noqa: E402
+
 READY_TIMEOUT = 30.0
 MIN_SESSIONS = 20_000
-
-
-def _toml_value(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        return json.dumps(value)  # a JSON string is a valid TOML basic string
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
-    raise TypeError(f"cannot write {value!r} as TOML")
-
-
-def to_toml(top: dict[str, object], tables: dict[str, dict[str, object]],
-            listeners: list[dict[str, object]]) -> str:
-    lines = [f"{key} = {_toml_value(value)}" for key, value in top.items()]
-    for name, table in tables.items():
-        lines += ["", f"[{name}]"] + [f"{k} = {_toml_value(v)}" for k, v in table.items()]
-    for listener in listeners:
-        lines += ["", "[[listener]]"] + [f"{k} = {_toml_value(v)}"
-                                         for k, v in listener.items()]
-    return "\n".join(lines) + "\n"
 
 
 class PosthornInstance:
@@ -70,8 +51,9 @@ class PosthornInstance:
         }
         if timeouts:
             tables["timeouts"] = timeouts
-        return to_toml({"hostname": "posthorn-bench.test", "spool": str(self.spool)},
-                       tables, [{"address": f"127.0.0.1:{self.port}", "kind": "mta"}])
+        return to_toml({"hostname": "posthorn-bench.test", "spool": str(self.spool),
+                        **tables,
+                        "listener": [{"address": f"127.0.0.1:{self.port}", "kind": "mta"}]})
 
     def start(self) -> "PosthornInstance":
         command = [str(posthorn_binary()), "serve", "-c", str(self.config_file)]
