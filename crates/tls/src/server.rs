@@ -51,7 +51,10 @@ pub fn server_config(
         ClientCertRequest::Request { roots } => builder
             .with_client_cert_verifier(Arc::new(RequestClientCertificate::new(&roots, &provider))),
     };
-    let config = builder.with_cert_resolver(Arc::new(SingleCertAndKey::from(certified)));
+    let mut config = builder.with_cert_resolver(Arc::new(SingleCertAndKey::from(certified)));
+    // One TLS 1.3 ticket, not rustls' two: a returning client uses one per connection
+    // and gets a fresh one each time; the second cost ~12% on one-message sessions.
+    config.send_tls13_tickets = 1;
     Ok(Arc::new(config))
 }
 

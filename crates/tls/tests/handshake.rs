@@ -292,3 +292,34 @@ fn client_verify_values_follow_sendmail() {
     let names = certificate_names(&identity.chain[0]).expect("names");
     assert_eq!(names.issuer, "/CN=Test Client CA");
 }
+
+/// One TLS 1.3 ticket per handshake (rustls sends two by default): the second record
+/// cost measurably on one-message connections (bench/README.md), and a returning
+/// client, which uses one ticket per connection, still resumes.
+#[test]
+fn one_session_ticket_is_sent_and_a_returning_client_resumes_with_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let paths = self_signed(dir.path());
+    let server = server_config(&paths, ClientCertRequest::None).expect("server config");
+    assert_eq!(server.send_tls13_tickets, 1);
+    let client =
+        Arc::new(client_config(trusting(&paths), &[&rustls::version::TLS13]).with_no_client_auth());
+    let name = ServerName::try_from(HOST).expect("name");
+    for expected in [rustls::HandshakeKind::Full, rustls::HandshakeKind::Resumed] {
+        let mut client_side = Connection::Client(
+            ClientConnection::new(Arc::clone(&client), name.clone()).expect("client"),
+        );
+        let mut server_side =
+            Connection::Server(rustls::ServerConnection::new(Arc::clone(&server)).expect("server"));
+        pump(&mut client_side, &mut server_side).expect("handshake");
+        // The client takes the ticket in when it reads application data.
+        server_side
+            .writer()
+            .write_all(b"220 ready\r\n")
+            .expect("write");
+        pump(&mut client_side, &mut server_side).expect("data");
+        let mut greeting = String::new();
+        client_side.reader().read_to_string(&mut greeting).ok();
+        assert_eq!(client_side.handshake_kind(), Some(expected));
+    }
+}
