@@ -135,7 +135,11 @@ impl ReplyParser {
         // A CR inside the text reads as the space it is written as (`Reply::write_to`),
         // so a reply parses the same before and after it is passed on.
         let text: Cow<'_, [u8]> = if text.contains(&b'\r') {
-            Cow::Owned(text.iter().map(|&b| if b == b'\r' { b' ' } else { b }).collect())
+            Cow::Owned(
+                text.iter()
+                    .map(|&b| if b == b'\r' { b' ' } else { b })
+                    .collect(),
+            )
         } else {
             Cow::Borrowed(text)
         };

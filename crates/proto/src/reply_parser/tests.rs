@@ -214,7 +214,10 @@ fn invalid_utf8_text_is_kept_lossily() {
 #[test]
 fn a_cr_inside_the_text_reads_as_the_space_it_is_written_as() {
     let replies = parse_all(b"250-2.1.5\rfirst\r\n250 second\r\n", 100).expect("valid reply");
-    assert_eq!(replies[0], reply(250, Some((2, 1, 5)), &["first", "second"]));
+    assert_eq!(
+        replies[0],
+        reply(250, Some((2, 1, 5)), &["first", "second"])
+    );
     let mut written = Vec::new();
     replies[0].write_to(&mut written);
     assert_eq!(parse_all(&written, 100).expect("written reply"), replies);
