@@ -83,15 +83,7 @@ fuzz_target!(|data: &[u8]| {
     let map = match AccessMap::parse(&text, Path::new("access")) {
         Ok(map) => map,
         Err(errors) => {
-            assert!(!errors.0.is_empty(), "an error without a bad line");
-            for error in &errors.0 {
-                let line = error.line.unwrap_or(0);
-                assert!(
-                    (1..=lines).contains(&line),
-                    "error at line {line} of {lines}"
-                );
-                assert!(!error.to_string().is_empty());
-            }
+            posthorn_proto_fuzz::assert_line_errors(&errors, &text);
             return;
         }
     };

@@ -54,7 +54,6 @@ fuzz_target!(|data: &[u8]| {
     let Some(text) = posthorn_proto_fuzz::text_or_shaped(data, TABLE_TOKENS) else {
         return;
     };
-    let lines = text.lines().count();
     for line in text.lines() {
         let keys = lookup_keys(line);
         assert_eq!(
@@ -66,15 +65,7 @@ fuzz_target!(|data: &[u8]| {
     let table = match Mailertable::parse(&text, Path::new("mailertable")) {
         Ok(table) => table,
         Err(errors) => {
-            assert!(!errors.0.is_empty(), "an error without a bad line");
-            for error in &errors.0 {
-                let line = error.line.unwrap_or(0);
-                assert!(
-                    (1..=lines).contains(&line),
-                    "error at line {line} of {lines}"
-                );
-                assert!(!error.to_string().is_empty());
-            }
+            posthorn_proto_fuzz::assert_line_errors(&errors, &text);
             return;
         }
     };

@@ -197,3 +197,21 @@ pub fn text_or_shaped(data: &[u8], tokens: &[&str]) -> Option<String> {
             .collect(),
     )
 }
+
+/// What every map parser's errors must be, whatever the input: at least one, each on a
+/// line of `text` (1-based) and with a message.
+pub fn assert_line_errors<K: std::fmt::Display>(
+    errors: &posthorn_policy::line_errors::LineErrors<K>,
+    text: &str,
+) {
+    let lines = text.lines().count();
+    assert!(!errors.0.is_empty(), "an error without a bad line");
+    for error in &errors.0 {
+        let line = error.line.unwrap_or(0);
+        assert!(
+            (1..=lines).contains(&line),
+            "error at line {line} of {lines}"
+        );
+        assert!(!error.to_string().is_empty());
+    }
+}
