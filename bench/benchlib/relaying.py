@@ -20,12 +20,13 @@ QUICK_MESSAGES = 200
 
 
 def default_messages(size: int) -> int:
-    """Enough messages for a run of a few seconds at the target rates."""
+    """Enough messages that even the faster MTA runs for several seconds: shorter runs
+    are dominated by connection ramp-up and by this shared machine's noise."""
     if size <= 10 * 1024:
-        return 5000
+        return 10000
     if size <= 100 * 1024:
-        return 2000
-    return 300
+        return 6000
+    return 1000
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs", type=int, default=5, help="runs per figure; the table "
                         "shows the median (default 5)")
     parser.add_argument("--messages", type=int, default=None,
-                        help="messages per run (default by size: 10k 5000, 100k 2000, "
-                             "1m 300)")
+                        help="messages per run (default by size: 10k 10000, 100k 6000, "
+                             "1m 1000)")
     parser.add_argument("--timeout", type=float, default=300.0,
                         help="seconds one run may take before it counts as failed "
                              "(default 300)")
