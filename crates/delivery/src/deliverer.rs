@@ -123,6 +123,12 @@ impl Deliverer {
         }
     }
 
+    /// The broken-TLS memory it records failed handshakes in; the server shares it for
+    /// its inbound entries.
+    pub fn tls_memory(&self) -> &TlsMemory {
+        &self.memory
+    }
+
     /// From now on, the recipient domain (lower case) of every destination whose
     /// connection slot frees: the moment to retry what got [`Delivery::DestinationBusy`].
     pub fn watch_freed(&self) -> UnboundedReceiver<String> {
@@ -278,10 +284,14 @@ impl Deliverer {
         if remember {
             let ip = Some(target.address.ip());
             let now = SystemTime::now();
-            if let Err(error) =
-                self.memory
-                    .remember(target.host, ip, &failure.reason, routing.tls.memory, now)
-            {
+            let recorded = self.memory.remember_async(
+                target.host.to_owned(),
+                ip,
+                failure.reason.clone(),
+                routing.tls.memory,
+                now,
+            );
+            if let Err(error) = recorded.await {
                 tracing::warn!(%error, "cannot record broken TLS");
             }
         }

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use store::{Entry, Snapshot};
@@ -32,9 +32,15 @@ pub const FILE_NAME: &str = "tls-memory";
 /// STARTTLS handshake failed (as opposed to `192.0.2.1`, a server we deliver to).
 pub const CLIENT_PREFIX: &str = "client:";
 
-/// The broken-TLS memory of one spool; cheap to share behind an `Arc`.
-#[derive(Debug)]
+/// The broken-TLS memory of one spool. Clones share one snapshot, so the server and
+/// the deliverer hold the same memory.
+#[derive(Debug, Clone)]
 pub struct TlsMemory {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
     path: PathBuf,
     state: Mutex<Snapshot>,
 }
@@ -57,8 +63,10 @@ impl TlsMemory {
     /// until the first lookup.
     pub fn open(path: PathBuf) -> TlsMemory {
         TlsMemory {
-            path,
-            state: Mutex::new(Snapshot::default()),
+            shared: Arc::new(Shared {
+                path,
+                state: Mutex::new(Snapshot::default()),
+            }),
         }
     }
 
@@ -69,14 +77,14 @@ impl TlsMemory {
 
     /// The file the memory lives in.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.shared.path
     }
 
     /// The entry (host checked first, then ip) that says TLS to this destination is
     /// broken, if any. `host` may also be an address literal (`[192.0.2.1]`).
     pub fn broken(&self, host: &str, ip: Option<IpAddr>, now: SystemTime) -> Option<Remembered> {
         let mut state = self.lock();
-        state.refresh(&self.path);
+        state.refresh(&self.shared.path);
         let keys = [Some(normalize_key(host)), ip.map(|ip| ip.to_string())];
         keys.into_iter()
             .flatten()
@@ -99,7 +107,7 @@ impl TlsMemory {
         let until = now.checked_add(ttl).unwrap_or(now);
         let entry = Entry::new(until, now, reason);
         let mut state = self.lock();
-        state.refresh(&self.path);
+        state.refresh(&self.shared.path);
         let mut entries = state.entries.clone();
         let host_key = Some(normalize_key(host)).filter(|key| !key.is_empty());
         let ip_key = ip
@@ -124,13 +132,13 @@ impl TlsMemory {
                 },
             );
         }
-        state.replace(&self.path, entries, now)
+        state.replace(&self.shared.path, entries, now)
     }
 
     /// The entry saying that the client at `ip` failed its STARTTLS handshake, if any.
     pub fn broken_client(&self, ip: IpAddr, now: SystemTime) -> Option<Remembered> {
         let mut state = self.lock();
-        state.refresh(&self.path);
+        state.refresh(&self.shared.path);
         state.live(&client_key(ip), now)
     }
 
@@ -148,16 +156,42 @@ impl TlsMemory {
         }
         let until = now.checked_add(ttl).unwrap_or(now);
         let mut state = self.lock();
-        state.refresh(&self.path);
+        state.refresh(&self.shared.path);
         let mut entries = state.entries.clone();
         entries.insert(client_key(ip), Entry::new(until, now, reason));
-        state.replace(&self.path, entries, now)
+        state.replace(&self.shared.path, entries, now)
+    }
+
+    /// [`TlsMemory::remember`] on tokio's blocking pool: the rewrite ends in an fsync,
+    /// which must not stall the async worker (and every session on it) meanwhile.
+    pub async fn remember_async(
+        &self,
+        host: String,
+        ip: Option<IpAddr>,
+        reason: String,
+        ttl: Duration,
+        now: SystemTime,
+    ) -> io::Result<()> {
+        let memory = self.clone();
+        blocking(move || memory.remember(&host, ip, &reason, ttl, now)).await
+    }
+
+    /// [`TlsMemory::remember_client`] on tokio's blocking pool, for the same reason.
+    pub async fn remember_client_async(
+        &self,
+        ip: IpAddr,
+        reason: String,
+        ttl: Duration,
+        now: SystemTime,
+    ) -> io::Result<()> {
+        let memory = self.clone();
+        blocking(move || memory.remember_client(ip, &reason, ttl, now)).await
     }
 
     /// Every entry still in force at `now`, ordered by key.
     pub fn list(&self, now: SystemTime) -> Vec<Remembered> {
         let mut state = self.lock();
-        state.refresh(&self.path);
+        state.refresh(&self.shared.path);
         state
             .entries
             .iter()
@@ -173,7 +207,7 @@ impl TlsMemory {
     pub fn forget(&self, key: Option<&str>) -> io::Result<usize> {
         let now = SystemTime::now();
         let mut state = self.lock();
-        state.refresh(&self.path);
+        state.refresh(&self.shared.path);
         let mut entries = state.entries.clone();
         let removed: Vec<Entry> = match key {
             Some(key) => {
@@ -199,15 +233,25 @@ impl TlsMemory {
         if removed.is_empty() {
             return Ok(0);
         }
-        state.replace(&self.path, entries, now)?;
+        state.replace(&self.shared.path, entries, now)?;
         Ok(removed.iter().filter(|entry| entry.until > now).count())
     }
 
     /// The snapshot; a panic in another thread cannot leave it half-changed (changes
     /// are built on a copy and swapped in), so a poisoned lock is still usable.
     fn lock(&self) -> MutexGuard<'_, Snapshot> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// Runs a file update on tokio's blocking pool.
+async fn blocking(update: impl FnOnce() -> io::Result<()> + Send + 'static) -> io::Result<()> {
+    tokio::task::spawn_blocking(update)
+        .await
+        .unwrap_or_else(|join| Err(io::Error::other(join)))
 }
 
 /// The key a connecting client is remembered under (`client:192.0.2.1`).

@@ -135,10 +135,11 @@ impl Driver<'_> {
     }
 
     /// Remembers that this client's STARTTLS handshake failed (SPEC §4, inbound).
-    fn remember_broken_tls(&self, reason: &str) -> End {
+    async fn remember_broken_tls(&self, reason: String) -> End {
         let ttl = self.settings.config.inbound.tls_failure_memory;
         let memory = &self.shared.tls_memory;
-        if let Err(error) = memory.remember_client(self.peer.ip(), reason, ttl, SystemTime::now()) {
+        let recorded = memory.remember_client_async(self.peer.ip(), reason, ttl, SystemTime::now());
+        if let Err(error) = recorded.await {
             tracing::warn!(file = %memory.path().display(), %error, "cannot record a client's broken TLS");
         }
         End::TlsFailed
@@ -271,7 +272,7 @@ impl Driver<'_> {
                     flush(&mut stream, session).await.map_err(End::Io)?;
                     stream = match self.handshake(stream).await {
                         Ok(stream) => stream,
-                        Err(reason) => return Err(self.remember_broken_tls(&reason)),
+                        Err(reason) => return Err(self.remember_broken_tls(reason).await),
                     };
                     session.tls_established();
                 }

@@ -10,10 +10,9 @@
 //! spool.
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Arc;
 
 use posthorn_config::Config;
-use posthorn_policy::{AccessMap, RelayPolicy};
+use posthorn_policy::RelayPolicy;
 use posthorn_proto::session::{Action, ServerSession, SessionConfig};
 use posthorn_spool::{QueueId, Spool};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -22,6 +21,7 @@ use crate::client_policy::ClientPolicy;
 use crate::connection::{self, flush, read_with_timeout, READ_BUFFER};
 use crate::control::{self, ControlError, ControlRequest};
 use crate::maillog;
+use crate::settings;
 use crate::storage::{MessageHandoff, Origin};
 use crate::ServerError;
 
@@ -78,15 +78,7 @@ where
         path: config.spool.clone(),
         source,
     })?;
-    let access = match &config.maps.access {
-        Some(path) => AccessMap::load(path)?,
-        None => AccessMap::default(),
-    };
-    let relay = RelayPolicy::new(
-        config.relay.networks.clone(),
-        config.relay.domains.clone(),
-        Arc::new(access),
-    );
+    let relay = settings::relay_policy(&config, settings::load_access_map(&config)?);
     let relay_label = relay_label(user);
     let origin = Origin {
         hostname: &config.hostname,

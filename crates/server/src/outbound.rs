@@ -23,12 +23,13 @@ use posthorn_spool::Spool;
 use crate::ServerError;
 
 /// The scheduler for `config`, delivering from `spool`, and its deliverer (whose router
-/// a reload replaces).
+/// a reload replaces). `access` is the access map read for this same config.
 pub(crate) fn scheduler(
     config: &Config,
     spool: &Spool,
+    access: Arc<AccessMap>,
 ) -> Result<(Scheduler, Arc<Deliverer>), ServerError> {
-    let deliverer = Arc::new(deliverer(config)?);
+    let deliverer = Arc::new(deliverer(config, access)?);
     let settings = RunnerSettings {
         hostname: config.hostname.clone(),
         schedule: RetrySchedule {
@@ -46,10 +47,10 @@ pub(crate) fn scheduler(
     Ok((scheduler, deliverer))
 }
 
-fn deliverer(config: &Config) -> Result<Deliverer, ServerError> {
+fn deliverer(config: &Config, access: Arc<AccessMap>) -> Result<Deliverer, ServerError> {
     let client_certificate = configured_client_certificate(config);
     let tls = TlsClient::new(config.tls.ca_bundle.as_deref(), client_certificate.as_ref())?;
-    let memory = TlsMemory::open(config.spool.join("tls-memory"));
+    let memory = TlsMemory::in_spool(&config.spool);
     let settings = DelivererSettings {
         client: ClientSettings {
             ehlo_name: config.hostname.clone(),
@@ -60,7 +61,12 @@ fn deliverer(config: &Config) -> Result<Deliverer, ServerError> {
         messages_per_connection: config.outbound.messages_per_connection,
         this_host: this_host(config),
     };
-    Ok(Deliverer::new(routing(config)?, tls, memory, settings))
+    Ok(Deliverer::new(
+        routing(config, access)?,
+        tls,
+        memory,
+        settings,
+    ))
 }
 
 /// Our name and listening addresses: an MX (or any hop) that is one of them is a mail
@@ -74,16 +80,13 @@ fn this_host(config: &Config) -> ThisHost {
     ThisHost::new(&config.hostname, listeners)
 }
 
-/// Routing and TLS policy as `config` says: mailertable, smarthost, port, resolver, access
-/// map and the `[outbound]` TLS settings. SIGHUP builds a new one.
-pub(crate) fn routing(config: &Config) -> Result<Routing, ServerError> {
-    let access = match &config.maps.access {
-        Some(path) => AccessMap::load(path)?,
-        None => AccessMap::default(),
-    };
+/// Routing and TLS policy as `config` says: mailertable, smarthost, port, resolver, the
+/// `[outbound]` TLS settings, and `access` (the access map read for this same config,
+/// which the relay policy shares). SIGHUP builds a new one.
+pub(crate) fn routing(config: &Config, access: Arc<AccessMap>) -> Result<Routing, ServerError> {
     Ok(Routing {
         router: router(config)?,
-        access: Arc::new(access),
+        access,
         tls: TlsSettings {
             mode: TlsMode::from(config.outbound.starttls),
             failure: config.outbound.tls_failure,

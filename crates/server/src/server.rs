@@ -26,7 +26,7 @@ use crate::admission::{Admission, Refusal};
 use crate::connection::{self, DRAIN_LIMIT};
 use crate::control::{self, ControlRequest, ControlSocket};
 use crate::outbound;
-use crate::settings::{CertificateReport, Settings};
+use crate::settings::{self, CertificateReport, Settings};
 use crate::ServerError;
 
 /// State shared by every session of the daemon.
@@ -146,11 +146,13 @@ impl Server {
             config.limits.sessions,
             config.limits.connections_per_ip_per_minute,
         );
-        let (scheduler, deliverer) = outbound::scheduler(&config, &spool)?;
+        // Read once: the relay policy and the outbound routing share this map.
+        let access = settings::load_access_map(&config)?;
+        let (scheduler, deliverer) = outbound::scheduler(&config, &spool, Arc::clone(&access))?;
         let backlog = scheduler.backlog();
-        let tls_memory = TlsMemory::in_spool(&config.spool);
+        let tls_memory = deliverer.tls_memory().clone();
         let config_auth = config.auth.clone();
-        let settings = Settings::load(config)?;
+        let settings = Settings::load(config, access)?;
         let (queue, queue_commands) = mpsc::channel(QUEUE_CHANNEL);
         let auth_throttle = posthorn_auth::throttle_from_config(&config_auth);
         let shared = Arc::new(Shared {
@@ -332,7 +334,7 @@ fn reload(shared: &Shared) {
     let source = current.config.source.clone();
     let loaded = Config::load(source.as_deref())
         .map_err(ServerError::from)
-        .and_then(|config| Ok((outbound::routing(&config)?, Settings::load(config)?)));
+        .and_then(settings::load_with_routing);
     match loaded {
         Ok((routing, settings)) => {
             shared.deliverer.replace_routing(routing);

@@ -5,9 +5,12 @@
 //! handshake in sendmail's log vocabulary (`version=`, `cipher=`, `bits=`, and the
 //! client's `verify=`, `cert-subject=`, `cert-issuer=`).
 //!
-//! It does no I/O on sockets and makes no policy decisions: which TLS mode applies
-//! to a peer belongs to `posthorn-policy`, the STARTTLS upgrade itself to
-//! `posthorn-server`. Outbound (client) configurations are not built here yet.
+//! Its one piece of socket I/O is [`MaybeTls`], the plaintext-or-TLS stream that the
+//! server and delivery drivers both read and write, with the server side of the
+//! handshake ([`MaybeTls::upgrade`]). It makes no policy decisions: which TLS mode
+//! applies to a peer belongs to `posthorn-policy`, when to upgrade to the drivers in
+//! `posthorn-server` and `posthorn-delivery`. Outbound (client) configurations are
+//! not built here yet.
 
 mod client_auth;
 mod describe;
@@ -17,6 +20,7 @@ mod load;
 mod pair;
 mod self_signed;
 mod server;
+mod stream;
 mod summary;
 
 pub use client_auth::verify_client_chain;
@@ -29,6 +33,7 @@ pub use load::{load_chain, load_private_key};
 pub use pair::load_key_pair;
 pub use self_signed::{ensure_self_signed, CertifiedKeyPaths};
 pub use server::{server_config, ClientCertRequest};
+pub use stream::MaybeTls;
 pub use summary::{summarize, SessionSummary};
 
 /// Re-exported so callers name the same rustls the configurations come from.

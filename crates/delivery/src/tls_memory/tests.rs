@@ -402,3 +402,34 @@ fn the_file_is_readable_text() {
         ]
     );
 }
+
+#[tokio::test]
+async fn async_records_reach_the_file_and_every_clone() {
+    let scratch = Scratch::new("async");
+    let memory = scratch.memory();
+    let clone = memory.clone();
+    let now = SystemTime::now();
+    memory
+        .remember_async(
+            "MX.Example.".into(),
+            Some(ip("192.0.2.7")),
+            "eof".into(),
+            DAY,
+            now,
+        )
+        .await
+        .unwrap();
+    memory
+        .remember_client_async(ip("192.0.2.8"), "handshake timed out".into(), DAY, now)
+        .await
+        .unwrap();
+    assert_eq!(clone.broken("mx.example", None, now).unwrap().reason, "eof");
+    assert!(clone.broken_client(ip("192.0.2.8"), now).is_some());
+    let reread = scratch.memory();
+    let keys: Vec<String> = reread
+        .list(now)
+        .into_iter()
+        .map(|entry| entry.key)
+        .collect();
+    assert_eq!(keys, ["192.0.2.7", "client:192.0.2.8", "mx.example"]);
+}
