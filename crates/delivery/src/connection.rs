@@ -21,7 +21,7 @@ use crate::tls::{TlsClient, TlsOutcome};
 use crate::verify::Verify;
 
 const READ_BUFFER: usize = 16 * 1024;
-const BODY_CHUNK: usize = 64 * 1024;
+const BODY_CHUNK: usize = 256 * 1024;
 
 /// How connections are opened.
 #[derive(Debug, Clone)]
@@ -268,7 +268,7 @@ impl Connection {
         Ok(())
     }
 
-    /// Streams the body in chunks of at most 64 KiB (buffers sized to a small
+    /// Streams the body in chunks of at most 256 KiB (buffers sized to a small
     /// message), reading one chunk ahead so the terminator goes out with the last.
     async fn write_body(
         &mut self,
@@ -282,7 +282,7 @@ impl Connection {
         let mut wire = Vec::with_capacity(chunk_len + chunk_len / 8 + 8);
         let limit = self.timeout(ClientPhase::DataBlock);
         // Spool reads hit the page cache; a short blocking read is cheaper than a hop
-        // to the blocking pool for every 64 KiB.
+        // to the blocking pool for every 256 KiB.
         let mut count = body.read(&mut chunk).map_err(ConnectionError::Io)?;
         loop {
             wire.clear();

@@ -22,13 +22,15 @@ use crate::features::ClientRules;
 use crate::inbound_tls::InboundTls;
 use crate::maillog;
 use crate::pace::{Pace, PaceLimits};
+use crate::read_buffer::{self, ReadBuffer};
 use crate::reading::{listen_before_greeting, read_paced};
 use crate::settings::Settings;
 use crate::storage::{MessageHandoff, Origin};
 use crate::stream::Stream;
 use crate::Shared;
 
-pub(crate) const READ_BUFFER: usize = 16 * 1024;
+/// The read buffer of a local (`sendmail -bs`) session.
+pub(crate) const READ_BUFFER: usize = read_buffer::SMALL;
 
 /// Why a session ended early (for the debug log only: the client already got its reply).
 #[derive(Debug)]
@@ -249,7 +251,7 @@ impl Driver<'_> {
     }
 
     async fn run(&mut self, mut stream: Stream, session: &mut ServerSession) -> Result<(), End> {
-        let mut buffer = vec![0u8; READ_BUFFER];
+        let mut buffer = ReadBuffer::new();
         let mut authenticated = false;
         let limits = PaceLimits::from_config(&self.settings.config.timeouts);
         let mut pace = Pace::new(limits, Instant::now());
@@ -289,11 +291,15 @@ impl Driver<'_> {
                 }
                 Action::Body(bytes) => self.handoff.write(bytes),
                 Action::EndMessage => {
+                    buffer.message_ended();
                     if let Some(message) = self.handoff.commit(session).await {
                         self.shared.accepted(message);
                     }
                 }
-                Action::AbortMessage => self.handoff.abort(),
+                Action::AbortMessage => {
+                    buffer.message_ended();
+                    self.handoff.abort();
+                }
                 Action::Close => {
                     flush(&mut stream, session).await.map_err(End::Io)?;
                     let _ = stream.shutdown().await;
@@ -309,7 +315,7 @@ impl Driver<'_> {
         &mut self,
         stream: &mut Stream,
         session: &mut ServerSession,
-        buffer: &mut [u8],
+        buffer: &mut ReadBuffer,
         pace: &mut Pace,
     ) -> Result<bool, End> {
         if *self.shutdown.borrow() && session.shut_down() {

@@ -17,6 +17,7 @@ mod local;
 mod maillog;
 mod outbound;
 mod pace;
+mod read_buffer;
 mod reading;
 mod received;
 mod server;

@@ -10,6 +10,7 @@ use tokio::io::AsyncReadExt;
 use tokio::time::timeout;
 
 use crate::pace::{Expired, Pace};
+use crate::read_buffer::ReadBuffer;
 use crate::stream::Stream;
 
 /// Listens for `pause` before the greeting is written (sendmail's `greet_pause`): input
@@ -38,7 +39,7 @@ pub(crate) async fn listen_before_greeting(
 pub(crate) async fn read_paced(
     stream: &mut Stream,
     session: &mut ServerSession,
-    buffer: &mut [u8],
+    buffer: &mut ReadBuffer,
     pace: &mut Pace,
     relay_label: &str,
 ) -> io::Result<bool> {
@@ -55,11 +56,12 @@ pub(crate) async fn read_paced(
             return Ok(true);
         }
         let wake = tokio::time::Instant::from_std(pace.wake_at(now, in_message));
-        match tokio::time::timeout_at(wake, stream.read(buffer)).await {
+        match tokio::time::timeout_at(wake, stream.read(buffer.space())).await {
             Ok(Ok(0)) => return Ok(false),
             Ok(Ok(count)) => {
                 pace.received(Instant::now(), count, in_message);
-                session.receive(&buffer[..count]);
+                session.receive(buffer.filled(count));
+                buffer.after_read(count, in_message);
                 return Ok(true);
             }
             Ok(Err(error)) => return Err(error),
