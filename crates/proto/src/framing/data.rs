@@ -15,6 +15,9 @@
 //!
 //! Nothing is held back between calls except a few bits of state: a pending CR, or
 //! a `.` / `.\r` at the start of a line that may turn out to be the terminator.
+//!
+//! Speed: whole CRLF lines that none of the rules above touch (`plain_lines`) are
+//! copied in one piece, many at a time; the byte state machine handles the rest.
 
 /// Where the receiver is within the current line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,12 +84,7 @@ impl DataReceiver {
     pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) -> DataProgress {
         let mut index = 0;
         while index < input.len() && self.state != State::Done {
-            if self.state == State::InLine {
-                index += self.copy_run(&input[index..], out);
-            } else {
-                self.step(input[index], out);
-                index += 1;
-            }
+            index += self.advance(&input[index..], out);
         }
         DataProgress {
             consumed: index,
@@ -114,19 +112,46 @@ impl DataReceiver {
         self.saw_nul
     }
 
-    /// Copies text up to the next CR or LF; returns how many bytes it used.
-    fn copy_run(&mut self, input: &[u8], out: &mut Vec<u8>) -> usize {
-        let end = memchr::memchr2(b'\r', b'\n', input).unwrap_or(input.len());
-        self.text(&input[..end], out);
-        if end < input.len() {
-            self.step(input[end], out);
-            end + 1
-        } else {
-            end
+    /// Takes the next piece of `input` (not empty): plain lines and text in one copy
+    /// where the state allows, then the one byte that needs the state machine.
+    /// Returns how many bytes it used (at least one).
+    fn advance(&mut self, input: &[u8], out: &mut Vec<u8>) -> usize {
+        let mut used = 0;
+        if let State::LineStart { .. } | State::InLine = self.state {
+            used = self.copy_plain(input, out);
         }
+        if let Some(&byte) = input.get(used) {
+            self.step(byte, out);
+            used += 1;
+        }
+        used
     }
 
-    /// Handles one byte in any state but `InLine`'s text runs.
+    /// Copies the [`plain_lines`] at the front of `input` and the text after them as
+    /// they are, with the flags and state the byte machine would have; returns how
+    /// many bytes it used (maybe none).
+    fn copy_plain(&mut self, input: &[u8], out: &mut Vec<u8>) -> usize {
+        let run = plain_lines(input, matches!(self.state, State::LineStart { .. }));
+        let plain = &input[..run.text_end];
+        out.extend_from_slice(plain);
+        self.saw_nul = self.saw_nul || memchr::memchr(0, plain).is_some();
+        if run.len > 0 {
+            // The first line continues the one the state machine was in.
+            let first_line = self.line_len + run.first_line;
+            self.saw_long_line |= first_line.max(run.longest_later_line) > self.max_line_len;
+            self.line_len = 0;
+            self.state = State::LineStart { after_crlf: true };
+        }
+        let text = run.text_end - run.len;
+        if text > 0 {
+            self.line_len += text;
+            self.saw_long_line |= self.line_len > self.max_line_len;
+            self.state = State::InLine;
+        }
+        run.text_end
+    }
+
+    /// Handles one byte in any state.
     fn step(&mut self, byte: u8, out: &mut Vec<u8>) {
         match self.state {
             State::LineStart { after_crlf } => self.line_start(byte, after_crlf, out),
@@ -164,7 +189,7 @@ impl DataReceiver {
             b'\n' => self.end_line(true, out),
             _ => {
                 self.state = State::InLine;
-                self.text(&[byte], out);
+                self.text_byte(byte, out);
             }
         }
     }
@@ -177,16 +202,65 @@ impl DataReceiver {
         self.state = State::LineStart { after_crlf: !bare };
     }
 
-    fn text(&mut self, text: &[u8], out: &mut Vec<u8>) {
-        if text.is_empty() {
-            return;
-        }
-        out.extend_from_slice(text);
-        self.saw_nul = self.saw_nul || memchr::memchr(0, text).is_some();
-        self.line_len += text.len();
+    /// One byte of line text, taken by the state machine.
+    fn text_byte(&mut self, byte: u8, out: &mut Vec<u8>) {
+        out.push(byte);
+        self.saw_nul |= byte == 0;
+        self.line_len += 1;
         self.saw_long_line |= self.line_len > self.max_line_len;
     }
 }
 
+/// The front of some input that DATA framing passes through unchanged (both ways:
+/// receiving unstuffs nothing and normalises nothing, stuffing adds nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) struct PlainLines {
+    /// Bytes of whole lines, each ending with CRLF; 0 if there are none.
+    pub len: usize,
+    /// Length of the first line (CRLF excluded), counted from the input's start.
+    pub first_line: usize,
+    /// Length of the longest line after the first (CRLF excluded); 0 if none.
+    pub longest_later_line: usize,
+    /// End of the text after the lines (part of a line, not starting with `.` if it
+    /// starts a line): at the CR, LF or line-start `.` that needs a closer look, or
+    /// at the input's end.
+    pub text_end: usize,
+}
+
+/// Finds the whole CRLF lines at the front of `input` in which every CR is followed
+/// by LF, every LF follows a CR, and no line starts with `.` (the first one only
+/// counts as starting a line when `at_line_start`), and the text after them. One
+/// search per line and none past the first byte that breaks a rule, so no byte is
+/// searched twice when the caller comes back after that byte.
+pub(super) fn plain_lines(input: &[u8], at_line_start: bool) -> PlainLines {
+    let mut run = PlainLines::default();
+    if at_line_start && input.first() == Some(&b'.') {
+        return run;
+    }
+    loop {
+        let Some(offset) = memchr::memchr2(b'\r', b'\n', &input[run.len..]) else {
+            run.text_end = input.len();
+            return run;
+        };
+        let cr = run.len + offset;
+        if input[cr] != b'\r' || input.get(cr + 1) != Some(&b'\n') {
+            run.text_end = cr;
+            return run;
+        }
+        if run.len == 0 {
+            run.first_line = offset;
+        } else {
+            run.longest_later_line = run.longest_later_line.max(offset);
+        }
+        run.len = cr + 2;
+        if input.get(run.len) == Some(&b'.') {
+            run.text_end = run.len;
+            return run;
+        }
+    }
+}
+
+#[cfg(test)]
+pub(super) mod test_bodies;
 #[cfg(test)]
 mod tests;

@@ -9,6 +9,8 @@
 //! differently by a peer that treats bare line endings as line ends (SMTP smuggling).
 //! Nothing is held back between calls: only whether the last byte ended a line.
 
+use crate::framing::data::plain_lines;
+
 /// Where the stuffer is within the current line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum Position {
@@ -31,15 +33,21 @@ impl DotStuffer {
         DotStuffer::default()
     }
 
-    /// Appends the stuffed form of `input` to `out`. Inside a line, everything up
-    /// to the next CR or LF is copied in one piece: only line ends need a look.
+    /// Appends the stuffed form of `input` to `out`. Whole CRLF lines that need no
+    /// extra dot, and the text after them up to the next CR, LF or line-start dot,
+    /// are copied in one piece: only those bytes need the byte machine.
     pub fn stuff(&mut self, mut input: &[u8], out: &mut Vec<u8>) {
         out.reserve(input.len() + 2);
         loop {
-            if self.position == Position::InLine {
-                let span = memchr::memchr2(b'\r', b'\n', input).unwrap_or(input.len());
-                out.extend_from_slice(&input[..span]);
-                input = &input[span..];
+            if self.position != Position::AfterCr {
+                let run = plain_lines(input, self.position == Position::LineStart);
+                out.extend_from_slice(&input[..run.text_end]);
+                if run.text_end > run.len {
+                    self.position = Position::InLine;
+                } else if run.len > 0 {
+                    self.position = Position::LineStart;
+                }
+                input = &input[run.text_end..];
             }
             let Some((&byte, rest)) = input.split_first() else {
                 return;
@@ -194,6 +202,41 @@ mod tests {
                     assert_eq!(out, expected, "{input:?} split at {split}");
                 }
             }
+        }
+    }
+
+    /// Tens of KB of CRLF lines with rare dots, bare CRs and LFs at random places,
+    /// stuffed in random chunks: the same output as the byte machine, and the
+    /// receiver reads exactly to the end of it.
+    #[test]
+    fn long_bodies_in_random_chunks_match_the_byte_machine() {
+        use crate::framing::data::test_bodies::{random_body, random_chunks, Rng};
+        for seed in 0..120 {
+            let mut rng = Rng::new(seed);
+            let min_len = 10_000 + rng.below(40_000);
+            let mut body = random_body(&mut rng, min_len, 100);
+            body.extend_from_slice(&b".last\r"[..rng.below(7)]);
+            let mut reference = DotStuffer::new();
+            let mut expected = Vec::new();
+            for &byte in &body {
+                reference.push(byte, &mut expected);
+            }
+            reference.finish(&mut expected);
+            for round in 0..4 {
+                let mut stuffer = DotStuffer::new();
+                let mut out = Vec::new();
+                let mut rest = &body[..];
+                for length in random_chunks(&mut rng, body.len()) {
+                    let (chunk, after) = rest.split_at(length);
+                    stuffer.stuff(chunk, &mut out);
+                    rest = after;
+                }
+                stuffer.finish(&mut out);
+                assert!(out == expected, "seed {seed} round {round}");
+            }
+            let progress = DataReceiver::default().feed(&expected, &mut Vec::new());
+            assert!(progress.done, "seed {seed}");
+            assert_eq!(progress.consumed, expected.len(), "seed {seed}");
         }
     }
 

@@ -1,5 +1,6 @@
-//! DATA framing tests: smuggling vectors, dot-stuffing, every split point, and an
-//! exhaustive comparison against a simple reference implementation.
+//! DATA framing tests: smuggling vectors, dot-stuffing, every split point, an
+//! exhaustive comparison against a simple reference implementation, and long random
+//! bodies in random chunks for the many-lines-at-once fast path.
 
 use super::*;
 
@@ -211,4 +212,120 @@ fn exhaustive_small_inputs_match_the_reference() {
         }
     }
     assert_eq!(checked, (0..=7).map(|n| 4usize.pow(n)).sum::<usize>());
+}
+
+/// Everything one run of a receiver over some input shows.
+#[derive(Debug, PartialEq, Eq)]
+struct Outcome {
+    body: Vec<u8>,
+    consumed: usize,
+    done: bool,
+    /// (bare line ending, long line, NUL)
+    flags: (bool, bool, bool),
+}
+
+/// Feeds `input` in chunks of the given lengths, stopping once done.
+fn feed_lengths(input: &[u8], lengths: &[usize], max_line_len: usize) -> Outcome {
+    let mut receiver = DataReceiver::new(max_line_len);
+    let mut body = Vec::new();
+    let mut consumed = 0;
+    for &length in lengths {
+        let progress = receiver.feed(&input[consumed..consumed + length], &mut body);
+        consumed += progress.consumed;
+        if progress.done {
+            break;
+        }
+        assert_eq!(progress.consumed, length, "not done, so all input is used");
+    }
+    Outcome {
+        body,
+        consumed,
+        done: receiver.is_done(),
+        flags: (
+            receiver.saw_bare_line_ending(),
+            receiver.saw_long_line(),
+            receiver.saw_nul(),
+        ),
+    }
+}
+
+/// The flags the module doc implies for a terminated input, from the bytes before
+/// the terminator (`reference` finds it) and the lines of the reference body.
+fn reference_flags(input: &[u8], max_line_len: usize) -> (bool, bool, bool) {
+    let (body, consumed) = reference(input).expect("input has a terminator");
+    let raw = &input[..consumed - 3];
+    let bare = raw.iter().enumerate().any(|(i, &byte)| match byte {
+        b'\r' => raw.get(i + 1) != Some(&b'\n'),
+        b'\n' => i == 0 || raw[i - 1] != b'\r',
+        _ => false,
+    });
+    let long = body
+        .split(|&byte| byte == b'\n')
+        .any(|line| line.strip_suffix(b"\r").unwrap_or(line).len() > max_line_len);
+    (bare, long, raw.contains(&0))
+}
+
+/// Tens of KB of CRLF lines with rare special cases (dots, bare CR/LF, NUL, lines
+/// around the limit, smuggling vectors), a terminator or not at the end, fed whole
+/// and in random chunks: the same as the byte-at-a-time state machine (a one-byte
+/// chunk never holds a whole line, so it never takes the fast path) and as the
+/// reference model.
+#[test]
+fn long_bodies_in_random_chunks_match_the_byte_machine() {
+    use super::test_bodies::{random_body, random_chunks, Rng};
+    const MAX_LINE_LEN: usize = 100;
+    for seed in 0..120 {
+        let mut rng = Rng::new(seed);
+        let min_len = 10_000 + rng.below(40_000);
+        let mut input = random_body(&mut rng, min_len, MAX_LINE_LEN);
+        let terminator_at = input.len();
+        let terminated = rng.below(3) > 0;
+        if terminated {
+            input.extend_from_slice(b".\r\n");
+            input.extend(random_body(&mut rng, 300, MAX_LINE_LEN));
+        } else {
+            input.extend_from_slice(&b"unfinished\r"[..rng.below(12)]);
+        }
+
+        let bytewise = feed_lengths(&input, &vec![1; input.len()], MAX_LINE_LEN);
+        assert_eq!(bytewise.done, terminated, "seed {seed}");
+        if terminated {
+            assert_eq!(bytewise.consumed, terminator_at + 3, "seed {seed}");
+            let expected = reference(&input).expect("terminated");
+            assert_eq!(
+                (&bytewise.body, bytewise.consumed),
+                (&expected.0, expected.1)
+            );
+            let flags = reference_flags(&input, MAX_LINE_LEN);
+            assert_eq!(bytewise.flags, flags, "seed {seed}");
+        } else {
+            assert_eq!(bytewise.consumed, input.len(), "seed {seed}");
+        }
+        let one_shot = feed_lengths(&input, &[input.len()], MAX_LINE_LEN);
+        assert!(one_shot == bytewise, "seed {seed}: one shot");
+        for round in 0..4 {
+            let chunks = random_chunks(&mut rng, input.len());
+            let chunked = feed_lengths(&input, &chunks, MAX_LINE_LEN);
+            assert!(chunked == bytewise, "seed {seed} round {round}: {chunks:?}");
+        }
+    }
+}
+
+/// The random bodies above really hold each special case and each flag, so the
+/// comparison covers them.
+#[test]
+fn the_random_bodies_hold_every_special_case() {
+    use super::test_bodies::{random_body, Rng};
+    let mut flags_seen = (false, false, false);
+    let mut dot_lines = 0;
+    for seed in 0..20 {
+        let body = random_body(&mut Rng::new(seed), 20_000, 100);
+        let outcome = feed_lengths(&[&body[..], b".\r\n"].concat(), &[body.len() + 3], 100);
+        flags_seen.0 |= outcome.flags.0;
+        flags_seen.1 |= outcome.flags.1;
+        flags_seen.2 |= outcome.flags.2;
+        dot_lines += body.windows(3).filter(|w| w == b"\r\n.").count();
+    }
+    assert_eq!(flags_seen, (true, true, true));
+    assert!(dot_lines > 20, "{dot_lines} dot lines");
 }
