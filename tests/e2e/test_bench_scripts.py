@@ -96,3 +96,34 @@ def test_large_message_2m(bench_env: dict[str, str]) -> None:
     assert_both_positive(table, "baseline")
     assert_both_positive(table, "peak")
     assert_both_positive(table, "relayed (sink has it) in")
+
+
+def load_cpu_account() -> Any:
+    """bench/cpu-account as a module (it has no .py suffix)."""
+    import importlib.machinery
+    import importlib.util
+    loader = importlib.machinery.SourceFileLoader("cpu_account", str(BENCH / "cpu-account"))
+    spec = importlib.util.spec_from_loader("cpu_account", loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def test_cpu_account_counts_samples_per_process(capsys: pytest.CaptureFixture[str]) -> None:
+    # perf itself may be missing or not allowed in CI: the counting and the table are
+    # checked on `perf script -F comm,pid` text as perf prints it.
+    cpu_account = load_cpu_account()
+    text = ("  tokio-rt-worker  1774 \n" * 3 + " posthorn-spool-  1774 \n"
+            + "         swapper     0 \n" * 2 + "  smtp sink proc  1778 \n")
+    samples = cpu_account.parse_samples(text)
+    assert samples == {(1774, "tokio-rt-worker"): 3, (1774, "posthorn-spool-"): 1,
+                       (0, "swapper"): 2, (1778, "smtp sink proc"): 1}
+    cpu_account.print_table(samples, messages=4, top=5)
+    lines = capsys.readouterr().out.splitlines()
+    rate = cpu_account.RATE
+    # 4 samples of pid 1774 at RATE Hz, over 4 messages.
+    assert lines[2] == (f"| 1774 | tokio-rt-worker | {4000 / rate:,.0f} | "
+                        f"{4000 * 1000 / rate / 4:,.0f} |")
+    assert lines[3].startswith("| 0 | idle |")
+    assert len(lines) == 5
