@@ -14,6 +14,11 @@ pub fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
     let config = load_config(config_path)?;
     let _log = posthorn_log::init(log_options(&config.log, &config.hostname))
         .context("cannot open the mail log")?;
+    // No transparent huge pages: the allocator's arenas would otherwise be backed (and
+    // zeroed) 2 MiB at a time, so RSS jumps by megabytes for a few large buffers and
+    // every fresh page costs a 2 MiB memset (bench/README.md, profile note 9). Best
+    // effort: an old kernel without the prctl keeps its default.
+    let _ = rustix::thread::disable_transparent_huge_pages(true);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
