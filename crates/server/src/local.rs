@@ -190,28 +190,18 @@ async fn tell_daemon(spool: &Spool, id: QueueId) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
+    use tempfile::TempDir;
     use tokio::io::AsyncReadExt;
 
-    /// A fresh spool directory under the system temp dir, removed on drop.
-    struct TempDir(PathBuf);
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
-    fn config(name: &str) -> (Config, TempDir) {
-        let dir =
-            std::env::temp_dir().join(format!("posthorn-local-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+    /// A config whose spool is in a fresh directory, removed with the returned guard.
+    fn config() -> (Config, TempDir) {
+        let dir = tempfile::tempdir().expect("temp dir");
         let text = format!(
             "hostname = \"local.test\"\nspool = {:?}\n",
-            dir.display().to_string()
+            dir.path().join("spool").display().to_string()
         );
         let config = Config::from_toml(&text, None).expect("config");
-        (config, TempDir(dir))
+        (config, dir)
     }
 
     /// Runs a session over in-memory pipes with `script` as the client's whole input.
@@ -229,7 +219,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_local_session_queues_a_relayed_message() {
-        let (config, dir) = config("queue");
+        let (config, dir) = config();
         let script = b"EHLO me\r\nMAIL FROM:<alice@local.test>\r\n\
             RCPT TO:<bob@elsewhere.example>\r\nDATA\r\n\
             Subject: hi\r\n\r\nbody\r\n.\r\nQUIT\r\n";
@@ -238,7 +228,7 @@ mod tests {
         assert!(!replies.contains("STARTTLS"), "{replies}");
         assert!(replies.contains("\r\n354 "), "{replies}");
         assert!(replies.contains("\r\n221 "), "{replies}");
-        let spool = Spool::open(&dir.0).expect("spool");
+        let spool = Spool::open(&dir.path().join("spool")).expect("spool");
         let messages = spool.list().expect("list");
         assert_eq!(messages.len(), 1, "{replies}");
         let message = &messages[0];
@@ -268,13 +258,13 @@ mod tests {
 
     #[tokio::test]
     async fn input_ending_mid_message_keeps_nothing() {
-        let (config, dir) = config("cut");
+        let (config, dir) = config();
         let script = b"HELO me\r\nMAIL FROM:<a@local.test>\r\nRCPT TO:<b@x.example>\r\n\
             DATA\r\nSubject: cut\r\n\r\npartial";
         let replies = transcript(config, script).await;
         assert!(replies.contains("\r\n354 "), "{replies}");
         assert!(!replies.contains("\r\n250 2.0.0"), "{replies}");
-        let spool = Spool::open(&dir.0).expect("spool");
+        let spool = Spool::open(&dir.path().join("spool")).expect("spool");
         assert!(spool.list().expect("list").is_empty());
     }
 }

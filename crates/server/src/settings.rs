@@ -149,37 +149,27 @@ fn certificate_paths(config: &Config) -> Result<(CertifiedKeyPaths, bool), Serve
 mod tests {
     use super::*;
     use std::path::Path;
+    use tempfile::TempDir;
 
-    /// A fresh directory under the system temp dir, removed on drop.
-    struct TempDir(PathBuf);
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
-    /// A config whose spool and access map (holding `access`) live in a fresh directory.
-    fn config_with_access(name: &str, access: &str) -> (Config, TempDir) {
-        let dir =
-            std::env::temp_dir().join(format!("posthorn-settings-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let access_path = dir.join("access");
+    /// A config whose spool and access map (holding `access`) live in a fresh
+    /// directory, removed with the returned guard.
+    fn config_with_access(access: &str) -> (Config, TempDir) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let access_path = dir.path().join("access");
         std::fs::write(&access_path, access).expect("write access map");
         let text = format!(
             "hostname = \"mx.test\"\nspool = {:?}\n[maps]\naccess = {:?}\n\
              [dns]\nnameservers = [\"127.0.0.1:5300\"]\n",
-            dir.join("spool").display().to_string(),
+            dir.path().join("spool").display().to_string(),
             access_path.display().to_string(),
         );
         let config = Config::from_toml(&text, None).expect("config");
-        (config, TempDir(dir))
+        (config, dir)
     }
 
     #[test]
     fn relay_policy_and_routing_of_one_load_share_one_access_map() {
-        let (config, _dir) = config_with_access("shared", "Connect:192.0.2.1 REJECT\n");
+        let (config, _dir) = config_with_access("Connect:192.0.2.1 REJECT\n");
         let (routing, settings) = load_with_routing(config).expect("load");
         assert!(std::ptr::eq(settings.relay.access(), &*routing.access));
         assert_eq!(
@@ -190,17 +180,17 @@ mod tests {
 
     #[test]
     fn a_bad_access_map_line_is_reported_with_file_and_line() {
-        let (config, dir) = config_with_access("bad", "Connect:192.0.2.1 REJECT\nnonsense\n");
+        let (config, dir) = config_with_access("Connect:192.0.2.1 REJECT\nnonsense\n");
         let Err(error) = load_with_routing(config) else {
             panic!("a bad access map loaded");
         };
-        let expected = format!("{}:2:", dir.0.join("access").display());
+        let expected = format!("{}:2:", dir.path().join("access").display());
         assert!(error.to_string().starts_with(&expected), "{error}");
     }
 
     #[test]
     fn without_an_access_map_the_relay_policy_uses_the_empty_map() {
-        let (mut config, _dir) = config_with_access("none", "");
+        let (mut config, _dir) = config_with_access("");
         config.maps.access = None;
         let access = load_access_map(&config).expect("empty map");
         assert_eq!(access.path(), None);

@@ -92,6 +92,26 @@ where
         }
     }
 
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            MaybeTls::Plain(io) => Pin::new(io).poll_write_vectored(cx, bufs),
+            MaybeTls::Tls(tls) => Pin::new(tls.as_mut()).poll_write_vectored(cx, bufs),
+            MaybeTls::Detached => Poll::Ready(Err(detached())),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            MaybeTls::Plain(io) => io.is_write_vectored(),
+            MaybeTls::Tls(tls) => tls.is_write_vectored(),
+            MaybeTls::Detached => false,
+        }
+    }
+
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             MaybeTls::Plain(io) => Pin::new(io).poll_flush(cx),
@@ -268,5 +288,28 @@ mod tests {
             .expect_err("not TLS");
         assert!(back.is_none(), "the socket went to the failed handshake");
         assert_eq!(error.kind(), io::ErrorKind::InvalidData, "{error}");
+    }
+
+    #[tokio::test]
+    async fn vectored_writes_reach_the_socket_whole() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        let client = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connect");
+        let (mut server, _) = listener.accept().await.expect("accept");
+        let mut stream: MaybeTls<_, server::TlsStream<tokio::net::TcpStream>> =
+            MaybeTls::Plain(client);
+        assert!(stream.is_write_vectored());
+        let pieces = [io::IoSlice::new(b"MAIL "), io::IoSlice::new(b"FROM:<>\r\n")];
+        // The default `poll_write_vectored` would write the first piece only.
+        let written = stream.write_vectored(&pieces).await.expect("write");
+        assert_eq!(written, 14);
+        let mut received = [0u8; 14];
+        server.read_exact(&mut received).await.expect("read");
+        assert_eq!(&received, b"MAIL FROM:<>\r\n");
+        assert!(!ServerSide::Detached.is_write_vectored());
     }
 }
