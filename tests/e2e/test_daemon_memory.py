@@ -1,6 +1,6 @@
 """The daemon runs without transparent huge pages: the allocator's arenas would otherwise be
 backed 2 MiB at a time (RSS jumping by megabytes for a few large buffers, each fresh page a
-2 MiB memset; bench/README.md, profile note 9)."""
+2 MiB memset; bench/README.md, profile note 10)."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ pub fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
         .context("cannot open the mail log")?;
     // No transparent huge pages: the allocator's arenas would otherwise be backed (and
     // zeroed) 2 MiB at a time, so RSS jumps by megabytes for a few large buffers and
-    // every fresh page costs a 2 MiB memset (bench/README.md, profile note 9). Best
+    // every fresh page costs a 2 MiB memset (bench/README.md, profile note 10). Best
     // effort: an old kernel without the prctl keeps its default.
     let _ = rustix::thread::disable_transparent_huge_pages(true);
     let runtime = tokio::runtime::Builder::new_multi_thread()
