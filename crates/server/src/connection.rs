@@ -22,15 +22,12 @@ use crate::features::ClientRules;
 use crate::inbound_tls::InboundTls;
 use crate::maillog;
 use crate::pace::{Pace, PaceLimits};
-use crate::read_buffer::{self, ReadBuffer};
+use crate::read_buffer::ReadBuffer;
 use crate::reading::{listen_before_greeting, read_paced};
 use crate::settings::Settings;
 use crate::storage::{MessageHandoff, Origin};
 use crate::stream::Stream;
 use crate::Shared;
-
-/// The read buffer of a local (`sendmail -bs`) session.
-pub(crate) const READ_BUFFER: usize = read_buffer::SMALL;
 
 /// Why a session ended early (for the debug log only: the client already got its reply).
 #[derive(Debug)]
@@ -126,7 +123,7 @@ impl Driver<'_> {
         if self.settings.config.inbound.tls_failure_memory.is_zero() {
             return false;
         }
-        let memory = &self.shared.tls_memory;
+        let memory = self.shared.deliverer.tls_memory();
         match memory.broken_client(self.peer.ip(), SystemTime::now()) {
             Some(entry) => {
                 maillog::starttls_server_skipped(self.relay_label, &entry);
@@ -139,7 +136,7 @@ impl Driver<'_> {
     /// Remembers that this client's STARTTLS handshake failed (SPEC §4, inbound).
     async fn remember_broken_tls(&self, reason: String) -> End {
         let ttl = self.settings.config.inbound.tls_failure_memory;
-        let memory = &self.shared.tls_memory;
+        let memory = self.shared.deliverer.tls_memory();
         let recorded = memory.remember_client_async(self.peer.ip(), reason, ttl, SystemTime::now());
         if let Err(error) = recorded.await {
             tracing::warn!(file = %memory.path().display(), %error, "cannot record a client's broken TLS");

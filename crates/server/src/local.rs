@@ -18,9 +18,10 @@ use posthorn_spool::{QueueId, Spool};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use crate::client_policy::ClientPolicy;
-use crate::connection::{self, flush, read_with_timeout, READ_BUFFER};
+use crate::connection::{self, flush, read_with_timeout};
 use crate::control::{self, ControlError, ControlRequest};
 use crate::maillog;
+use crate::read_buffer;
 use crate::settings;
 use crate::storage::{MessageHandoff, Origin};
 use crate::ServerError;
@@ -130,7 +131,7 @@ impl LocalDriver<'_> {
         R: AsyncRead + Unpin,
         W: AsyncWrite + Unpin,
     {
-        let mut buffer = vec![0u8; READ_BUFFER];
+        let mut buffer = vec![0u8; read_buffer::SMALL];
         let timeouts = &self.config.timeouts;
         loop {
             let mut policy = ClientPolicy {

@@ -15,7 +15,6 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::watch;
 
 use posthorn_auth::FailureThrottle;
-use posthorn_delivery::tls_memory::TlsMemory;
 use posthorn_delivery::Deliverer;
 use posthorn_queue::runner::{QueueCommand, Scheduler};
 use posthorn_queue::Backlog;
@@ -36,10 +35,9 @@ pub(crate) struct Shared {
     admission: Admission,
     /// Tells the scheduler about new messages.
     queue: mpsc::Sender<QueueCommand>,
-    deliverer: Arc<Deliverer>,
-    /// Clients whose STARTTLS handshake failed (`client:IP` entries of the spool's
-    /// broken-TLS memory), not offered STARTTLS for `inbound.tls_failure_memory`.
-    pub(crate) tls_memory: TlsMemory,
+    /// Also holds the spool's broken-TLS memory, whose `client:IP` entries are the
+    /// clients not offered STARTTLS for `inbound.tls_failure_memory`.
+    pub(crate) deliverer: Arc<Deliverer>,
     /// Failed AUTH attempts per client IP (`auth.max_failures` in `auth.failure_window`).
     pub(crate) auth_throttle: FailureThrottle,
     /// New messages waiting for delivery: arrivals pause while it is full.
@@ -150,7 +148,6 @@ impl Server {
         let access = settings::load_access_map(&config)?;
         let (scheduler, deliverer) = outbound::scheduler(&config, &spool, Arc::clone(&access))?;
         let backlog = scheduler.backlog();
-        let tls_memory = deliverer.tls_memory().clone();
         let config_auth = config.auth.clone();
         let settings = Settings::load(config, access)?;
         let (queue, queue_commands) = mpsc::channel(QUEUE_CHANNEL);
@@ -161,7 +158,6 @@ impl Server {
             admission,
             queue,
             deliverer,
-            tls_memory,
             auth_throttle,
             backlog,
         });
