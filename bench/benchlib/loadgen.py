@@ -53,7 +53,8 @@ def smtp_source(port: int, *, messages: int, sessions: int, size: int, many: boo
 
 def bench_source_command(port: int, *, messages: int, sessions: int, size: int,
                          per_connection: int | None = None, starttls: bool = False,
-                         rate: float | None = None, tls_resume: bool = False) -> list[str]:
+                         rate: float | None = None, tls_resume: bool = False,
+                         noops: int = 0) -> list[str]:
     command = [str(bench_binary()), "source", "--server", f"127.0.0.1:{port}",
                "--messages", str(messages), "--sessions", str(sessions),
                "--size", str(size), "--from", SENDER, "--to", RECIPIENT, "--json"]
@@ -65,6 +66,8 @@ def bench_source_command(port: int, *, messages: int, sessions: int, size: int,
         command.append("--tls-resume")
     if rate is not None:
         command += ["--rate", f"{rate:.1f}"]
+    if noops:
+        command += ["--noops", str(noops)]
     return command
 
 
@@ -73,11 +76,11 @@ class BenchSource:
 
     def __init__(self, port: int, *, messages: int, sessions: int, size: int,
                  per_connection: int | None = None, starttls: bool = False,
-                 rate: float | None = None, tls_resume: bool = False):
+                 rate: float | None = None, tls_resume: bool = False, noops: int = 0):
         self.command = bench_source_command(port, messages=messages, sessions=sessions,
                                             size=size, per_connection=per_connection,
                                             starttls=starttls, rate=rate,
-                                            tls_resume=tls_resume)
+                                            tls_resume=tls_resume, noops=noops)
         self.started = time.monotonic()
         self.process = start_process(self.command, what="stop posthorn-bench source",
                                      stdout=subprocess.PIPE)

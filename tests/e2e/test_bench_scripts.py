@@ -71,10 +71,14 @@ def test_relay_quick(bench_env: dict[str, str]) -> None:
 
 
 def test_relay_tls_quick(bench_env: dict[str, str]) -> None:
-    table = run_script(bench_env, "relay-tls", "--quick")
+    table = run_script(bench_env, "relay-tls", "--quick", "--extra-round-trips", "3")
     assert_both_positive(table, "10k, 20 sessions, single, STARTTLS: end to end")
     assert_both_positive(table, "10k, 20 sessions, single, plaintext (same tools): end to end")
     assert row(table, "10k, 20 sessions, single: STARTTLS / plaintext")["posthorn"]
+    assert_both_positive(
+        table, "10k, 20 sessions, single, plaintext + 3 NOOP round trips (same tools): end to end")
+    assert row(table, "10k, 20 sessions, single: plaintext + 3 NOOP round trips / plaintext")[
+        "posthorn"]
     assert_every_message_reached_the_sink(table)
 
 

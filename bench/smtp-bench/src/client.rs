@@ -33,6 +33,9 @@ pub struct Opener {
     pub tls: Option<TlsConnector>,
     /// Limit for each step (connect, each reply, the handshake).
     pub timeout: Duration,
+    /// NOOPs after the last EHLO, each awaited: extra round trips, to measure what one
+    /// costs (a STARTTLS upgrade adds three).
+    pub noops: u32,
 }
 
 impl Opener {
@@ -43,6 +46,7 @@ impl Opener {
             helo: format!("HELO {helo}\r\n").into_bytes(),
             tls,
             timeout: Duration::from_secs(60),
+            noops: 0,
         }
     }
 
@@ -61,6 +65,7 @@ impl Opener {
         }
         self.ehlo(&mut connection).await?;
         let Some(connector) = &self.tls else {
+            self.noops(&mut connection).await?;
             return Ok(connection);
         };
         connection.command(b"STARTTLS\r\n").await?;
@@ -78,7 +83,19 @@ impl Opener {
         let tls = within(self.timeout, connector.connect(name, tcp)).await?;
         connection.stream = Stream::Tls(Box::new(tls.into()));
         self.ehlo(&mut connection).await?;
+        self.noops(&mut connection).await?;
         Ok(connection)
+    }
+
+    async fn noops(&self, connection: &mut Connection) -> Result<()> {
+        for _ in 0..self.noops {
+            connection.command(b"NOOP\r\n").await?;
+            let code = within(self.timeout, connection.reply()).await?;
+            if code != 250 {
+                bail!("NOOP answered {code}");
+            }
+        }
+        Ok(())
     }
 
     /// EHLO, or HELO when the server rejects EHLO (then without pipelining).

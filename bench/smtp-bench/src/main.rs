@@ -79,6 +79,10 @@ struct SourceArgs {
     /// sending to the same server again does; default: a full handshake every time.
     #[arg(long, requires = "starttls")]
     tls_resume: bool,
+    /// After the (last) EHLO of every connection, this many NOOPs, each awaited: extra
+    /// round trips, to see what the three that STARTTLS adds cost without any crypto.
+    #[arg(long, default_value_t = 0)]
+    noops: u32,
     /// Open loop: message i starts at start + i/rate (messages per second overall).
     #[arg(long)]
     rate: Option<f64>,
@@ -201,6 +205,7 @@ async fn run_source(args: SourceArgs) -> Result<ExitCode> {
         per_connection: args.per_connection,
         starttls: args.starttls,
         tls_resume: args.tls_resume,
+        noops: args.noops,
         rate: args.rate,
         from: args.from,
         to: args.to,

@@ -145,3 +145,78 @@ fn plaintext_source_to_sink() {
 fn starttls_source_to_sink() {
     fifty_messages_arrive(true);
 }
+
+/// Serves one SMTP session on `listener`, answering every command, and returns the
+/// command lines it read (the body lines excluded).
+fn scripted_session(listener: std::net::TcpListener) -> Vec<String> {
+    use std::io::Write;
+    let (stream, _) = listener.accept().expect("source connects");
+    let mut writer = stream.try_clone().expect("clone the socket");
+    let mut reader = BufReader::new(stream);
+    writer
+        .write_all(b"220 scripted.test ESMTP\r\n")
+        .expect("greet");
+    let mut commands = Vec::new();
+    let mut line = String::new();
+    while reader.read_line(&mut line).expect("read a command") > 0 {
+        let command = line.trim_end().to_owned();
+        line.clear();
+        let reply: &[u8] = match command.split(' ').next().unwrap_or("") {
+            "EHLO" => b"250-scripted.test\r\n250 PIPELINING\r\n",
+            "DATA" => b"354 go on\r\n",
+            "QUIT" => b"221 bye\r\n",
+            _ => b"250 ok\r\n",
+        };
+        let is_data = command == "DATA";
+        commands.push(command);
+        writer.write_all(reply).expect("reply");
+        if is_data {
+            while reader.read_line(&mut line).expect("read the body") > 0 {
+                let end = line == ".\r\n";
+                line.clear();
+                if end {
+                    break;
+                }
+            }
+            writer
+                .write_all(b"250 queued\r\n")
+                .expect("reply to the body");
+        }
+    }
+    commands
+}
+
+#[test]
+fn noops_are_extra_round_trips_after_ehlo() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = listener.local_addr().expect("address").to_string();
+    let server = std::thread::spawn(move || scripted_session(listener));
+    let output = Command::new(BINARY)
+        .args([
+            "source",
+            "--server",
+            &address,
+            "--messages",
+            "1",
+            "--sessions",
+            "1",
+        ])
+        .args(["--size", "2048", "--noops", "3", "--json"])
+        .output()
+        .expect("source runs");
+    assert!(
+        output.status.success(),
+        "source failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let commands = server.join().expect("scripted server");
+    let verbs: Vec<&str> = commands
+        .iter()
+        .map(|command| command.split([' ', ':']).next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        verbs,
+        ["EHLO", "NOOP", "NOOP", "NOOP", "MAIL", "RCPT", "DATA", "QUIT"],
+        "commands: {commands:?}"
+    );
+}

@@ -26,6 +26,7 @@ pub struct SourceOptions {
     pub per_connection: u64,
     pub starttls: bool,
     pub tls_resume: bool,
+    pub noops: u32,
     pub rate: Option<f64>,
     pub from: String,
     pub to: String,
@@ -93,7 +94,10 @@ pub async fn run(options: SourceOptions) -> Result<Report> {
     };
     let start = Instant::now();
     let shared = Arc::new(Shared {
-        opener: Opener::new(options.server, &options.helo, tls),
+        opener: Opener {
+            noops: options.noops,
+            ..Opener::new(options.server, &options.helo, tls)
+        },
         template: MessageTemplate::new(options.size, &options.from, &options.to, &options.helo),
         envelope: Envelope::new(&options.from, &options.to),
         schedule: Schedule::new(options.messages, options.rate, start),
