@@ -102,12 +102,13 @@ def test_large_message_2m(bench_env: dict[str, str]) -> None:
     assert_both_positive(table, "relayed (sink has it) in")
 
 
-def load_cpu_account() -> Any:
-    """bench/cpu-account as a module (it has no .py suffix)."""
+def load_bench_script(name: str) -> Any:
+    """bench/NAME as a module (the scripts have no .py suffix)."""
     import importlib.machinery
     import importlib.util
-    loader = importlib.machinery.SourceFileLoader("cpu_account", str(BENCH / "cpu-account"))
-    spec = importlib.util.spec_from_loader("cpu_account", loader)
+    module_name = name.replace("-", "_")
+    loader = importlib.machinery.SourceFileLoader(module_name, str(BENCH / name))
+    spec = importlib.util.spec_from_loader(module_name, loader)
     assert spec is not None
     module = importlib.util.module_from_spec(spec)
     loader.exec_module(module)
@@ -117,7 +118,7 @@ def load_cpu_account() -> Any:
 def test_cpu_account_counts_samples_per_process(capsys: pytest.CaptureFixture[str]) -> None:
     # perf itself may be missing or not allowed in CI: the counting and the table are
     # checked on `perf script -F comm,pid` text as perf prints it.
-    cpu_account = load_cpu_account()
+    cpu_account = load_bench_script("cpu-account")
     text = ("  tokio-rt-worker  1774 \n" * 3 + " posthorn-spool-  1774 \n"
             + "         swapper     0 \n" * 2 + "  smtp sink proc  1778 \n")
     samples = cpu_account.parse_samples(text)
@@ -131,3 +132,34 @@ def test_cpu_account_counts_samples_per_process(capsys: pytest.CaptureFixture[st
                         f"{4000 * 1000 / rate / 4:,.0f} |")
     assert lines[3].startswith("| 0 | idle |")
     assert len(lines) == 5
+
+
+MALLOC_STATS = """Arena 0:
+system bytes     =     135168
+in use bytes     =      18656
+Arena 1:
+system bytes     =   35704832
+in use bytes     =     376928
+Total (incl. mmap):
+system bytes     =   76832768
+in use bytes     =    1394448
+max mmap regions =          0
+max mmap bytes   =          0
+"""
+
+
+def test_heap_check_reads_the_last_malloc_totals() -> None:
+    # gdb and ptrace may not be allowed in CI: the reading of glibc's malloc_stats()
+    # report (as the daemon's stderr holds it, one report per reading) is checked here.
+    heap_check = load_bench_script("heap-check")
+    assert heap_check.malloc_totals("posthorn: listening\n") is None
+    assert heap_check.malloc_totals(MALLOC_STATS) == (76832768, 1394448)
+    later = MALLOC_STATS.replace("76832768", "80879616").replace("1394448", "1499184")
+    assert heap_check.malloc_totals(MALLOC_STATS + later) == (80879616, 1499184)
+
+
+def test_heap_check_refuses_a_mimalloc_build(posthorn_bin: Path) -> None:
+    # The default build links mimalloc, whose heap glibc's statistics cannot see.
+    heap_check = load_bench_script("heap-check")
+    assert heap_check.uses_mimalloc(posthorn_bin)
+    assert not heap_check.uses_mimalloc(Path("/usr/sbin/smtp-sink"))

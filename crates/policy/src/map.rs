@@ -22,19 +22,36 @@ pub struct Entry {
     pub line: usize,
 }
 
-/// The keys a lookup tried, in order (`Try_TLS:mx1.example.com`, ..., `Try_TLS:`),
-/// and the entry that matched, if any. The search stops at the first match.
+/// The keys a lookup tried, in order, and the entry that matched, if any. The search
+/// stops at the first match.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lookup<'a> {
-    pub tried: Vec<String>,
+    tag: Tag,
+    /// Normalised keys up to the match; the last unmatched one is the tag's default, "".
+    keys: Vec<String>,
     pub matched: Option<&'a Entry>,
+}
+
+impl Lookup<'_> {
+    /// The normalised keys in the order tried, without the tag ("" is its default).
+    pub fn keys(&self) -> &[String] {
+        &self.keys
+    }
+
+    /// The full keys in the order tried (`Try_TLS:mx1.example.com`, ..., `Try_TLS:`).
+    /// Formatted on demand: policy decisions on every message only need `matched`.
+    pub fn tried(&self) -> Vec<String> {
+        let tag = self.tag;
+        self.keys.iter().map(|key| format!("{tag}:{key}")).collect()
+    }
 }
 
 /// A parsed access map. `Default` is the empty map (nothing matches).
 #[derive(Debug, Clone, Default)]
 pub struct AccessMap {
     path: Option<PathBuf>,
-    entries: HashMap<(Tag, String), Entry>,
+    /// Per tag, so that a lookup borrows its candidate key instead of building a pair.
+    entries: HashMap<Tag, HashMap<String, Entry>>,
 }
 
 /// One bad line (or an unreadable file, with no line).
@@ -99,71 +116,73 @@ impl AccessMap {
     }
 
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.values().map(HashMap::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 
     /// Every entry, in file order.
     pub fn entries(&self) -> Vec<&Entry> {
-        let mut entries: Vec<&Entry> = self.entries.values().collect();
+        let mut entries: Vec<&Entry> = self.entries.values().flat_map(HashMap::values).collect();
         entries.sort_by_key(|entry| entry.line);
         entries
     }
 
     fn insert(&mut self, entry: Entry) -> Result<(), MapErrorKind> {
-        let slot = (entry.tag, entry.key.clone());
-        if let Some(first) = self.entries.get(&slot) {
+        let by_key = self.entries.entry(entry.tag).or_default();
+        if let Some(first) = by_key.get(&entry.key) {
             return Err(MapErrorKind::Duplicate {
                 tag: entry.tag,
                 key: entry.key,
                 first_line: first.line,
             });
         }
-        self.entries.insert(slot, entry);
+        by_key.insert(entry.key.clone(), entry);
         Ok(())
     }
 
     /// A host name and its parent domains, then the tag's default.
     pub fn lookup_host(&self, tag: Tag, host: &str) -> Lookup<'_> {
-        self.lookup_chain(tag, &[keys::host_keys(host)])
+        self.lookup_keys(tag, keys::host_keys(host))
     }
 
     /// An IP address and its shorter prefixes, then the tag's default.
     pub fn lookup_ip(&self, tag: Tag, ip: IpAddr) -> Lookup<'_> {
-        self.lookup_chain(tag, &[keys::ip_keys(ip)])
+        self.lookup_keys(tag, keys::ip_keys(ip))
     }
 
     /// `user@domain`, the domain and its parents, `user@`, then the tag's default.
     pub fn lookup_address(&self, tag: Tag, address: &str) -> Lookup<'_> {
-        self.lookup_chain(tag, &[keys::address_keys(address)])
+        self.lookup_keys(tag, keys::address_keys(address))
     }
 
     /// A peer known by name and address, as sendmail looks up `Connect:` and the
     /// outbound TLS tags: the host name and its parents, then the IP address and its
     /// prefixes, and only then the tag's default.
     pub fn lookup_host_then_ip(&self, tag: Tag, host: Option<&str>, ip: IpAddr) -> Lookup<'_> {
-        let host_keys = host.map(keys::host_keys).unwrap_or_default();
-        self.lookup_chain(tag, &[host_keys, keys::ip_keys(ip)])
+        let mut candidates = host.map(keys::host_keys).unwrap_or_default();
+        candidates.extend(keys::ip_keys(ip));
+        self.lookup_keys(tag, candidates)
     }
 
-    fn lookup_chain(&self, tag: Tag, chains: &[Vec<String>]) -> Lookup<'_> {
-        let mut tried = Vec::new();
-        let candidates = chains.iter().flatten().map(String::as_str);
-        for key in candidates.chain(std::iter::once("")) {
-            tried.push(format!("{tag}:{key}"));
-            if let Some(entry) = self.entries.get(&(tag, key.to_owned())) {
-                return Lookup {
-                    tried,
-                    matched: Some(entry),
-                };
-            }
+    /// Tries `candidates`, then the tag's default (""), and stops at the first match.
+    fn lookup_keys(&self, tag: Tag, mut candidates: Vec<String>) -> Lookup<'_> {
+        candidates.push(String::new());
+        let found = self.entries.get(&tag).and_then(|by_key| {
+            candidates
+                .iter()
+                .enumerate()
+                .find_map(|(index, key)| by_key.get(key).map(|entry| (index, entry)))
+        });
+        if let Some((index, _)) = found {
+            candidates.truncate(index + 1);
         }
         Lookup {
-            tried,
-            matched: None,
+            tag,
+            keys: candidates,
+            matched: found.map(|(_, entry)| entry),
         }
     }
 }

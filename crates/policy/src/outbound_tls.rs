@@ -119,14 +119,23 @@ pub enum PolicySource {
     Access { tag: Tag, key: String, line: usize },
 }
 
-/// One tag's lookup, for `posthorn policy` and the logs.
+/// One tag's lookup, for `posthorn policy` and `posthorn probe`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LookupStep {
     pub tag: Tag,
-    /// Full keys in the order tried, e.g. `Try_TLS:mx.example.com`, ..., `Try_TLS:`.
-    pub tried: Vec<String>,
-    /// The full key that matched (one of `tried`), its line and its value as text.
+    /// The normalised keys in the order tried, without the tag ("" is its default).
+    pub keys: Vec<String>,
+    /// The full key that matched (the last of `tried()`), its line and its value as text.
     pub matched: Option<(String, usize, String)>,
+}
+
+impl LookupStep {
+    /// Full keys in the order tried, e.g. `Try_TLS:mx.example.com`, ..., `Try_TLS:`.
+    /// Formatted on demand: the daemon decides a policy per delivery and never shows it.
+    pub fn tried(&self) -> Vec<String> {
+        let tag = self.tag;
+        self.keys.iter().map(|key| format!("{tag}:{key}")).collect()
+    }
 }
 
 /// Something about the decision that the administrator should know.

@@ -186,7 +186,7 @@ fn source_of(entry: &Entry) -> PolicySource {
 fn step(tag: Tag, lookup: &Lookup<'_>) -> LookupStep {
     LookupStep {
         tag,
-        tried: lookup.tried.clone(),
+        keys: lookup.keys().to_vec(),
         matched: lookup.matched.map(|entry| {
             let key = format!("{}:{}", entry.tag, entry.key);
             (key, entry.line, entry.value.to_string())

@@ -14,7 +14,7 @@ fn host_lookup_order_ends_with_the_bare_default() {
     let empty = map("");
     let lookup = empty.lookup_host(Tag::TryTls, "mx1.mail.outlook.com");
     assert_eq!(
-        lookup.tried,
+        lookup.tried(),
         [
             "Try_TLS:mx1.mail.outlook.com",
             "Try_TLS:mail.outlook.com",
@@ -30,7 +30,7 @@ fn host_lookup_order_ends_with_the_bare_default() {
 fn host_lookup_stops_at_the_most_specific_match() {
     let access = map("Try_TLS:outlook.com NO\nTry_TLS:com YES\nTry_TLS: YES\n");
     let lookup = access.lookup_host(Tag::TryTls, "MX1.mail.Outlook.COM");
-    assert_eq!(lookup.tried.len(), 3);
+    assert_eq!(lookup.tried().len(), 3);
     let entry = lookup.matched.unwrap();
     assert_eq!((entry.key.as_str(), entry.line), ("outlook.com", 1));
     assert_eq!(entry.value, Value::TryTls(false));
@@ -57,14 +57,14 @@ fn ipv4_lookup_order() {
     let access = map("Connect:10.1 REJECT\n");
     let lookup = access.lookup_ip(Tag::Connect, ip("10.1.2.3"));
     assert_eq!(
-        lookup.tried,
+        lookup.tried(),
         ["Connect:10.1.2.3", "Connect:10.1.2", "Connect:10.1"]
     );
     assert_eq!(lookup.matched.map(|e| e.line), Some(1));
 
     let lookup = access.lookup_ip(Tag::Connect, ip("10.2.0.1"));
     assert_eq!(
-        lookup.tried,
+        lookup.tried(),
         [
             "Connect:10.2.0.1",
             "Connect:10.2.0",
@@ -81,7 +81,7 @@ fn ipv6_lookup_order_and_both_spellings_in_the_map() {
     let empty = map("");
     let lookup = empty.lookup_ip(Tag::Connect, ip("2001:db8::1"));
     assert_eq!(
-        lookup.tried,
+        lookup.tried(),
         [
             "Connect:IPv6:2001:db8:0:0:0:0:0:1",
             "Connect:IPv6:2001:db8:0:0:0:0:0",
@@ -102,13 +102,13 @@ fn ipv6_lookup_order_and_both_spellings_in_the_map() {
     ] {
         let access = map(&format!("{spelling} RELAY\n"));
         let lookup = access.lookup_ip(Tag::Connect, ip("2001:db8::1"));
-        assert_eq!(lookup.tried.len(), 1, "{spelling}");
+        assert_eq!(lookup.tried().len(), 1, "{spelling}");
         assert!(lookup.matched.is_some(), "{spelling}");
     }
     let access = map("Connect:IPv6:2001:DB8 RELAY\n");
     let lookup = access.lookup_ip(Tag::Connect, ip("2001:db8:5::7"));
     assert_eq!(
-        lookup.tried.last().map(String::as_str),
+        lookup.tried().last().map(String::as_str),
         Some("Connect:IPv6:2001:db8")
     );
     assert!(lookup.matched.is_some());
@@ -119,7 +119,7 @@ fn address_lookup_order() {
     let empty = map("");
     let lookup = empty.lookup_address(Tag::From, "user@sub.example.com");
     assert_eq!(
-        lookup.tried,
+        lookup.tried(),
         [
             "From:user@sub.example.com",
             "From:sub.example.com",
@@ -139,7 +139,7 @@ fn address_lookup_order() {
     let lookup = access.lookup_address(Tag::From, "spammer@elsewhere.net");
     assert_eq!(lookup.matched.map(|e| e.line), Some(1));
     assert_eq!(
-        lookup.tried.last().map(String::as_str),
+        lookup.tried().last().map(String::as_str),
         Some("From:spammer@")
     );
 }
@@ -150,7 +150,7 @@ fn connect_lookup_tries_host_then_ip_then_default() {
     let lookup =
         access.lookup_host_then_ip(Tag::Connect, Some("mail.example.com"), ip("192.0.2.9"));
     assert_eq!(
-        lookup.tried,
+        lookup.tried(),
         [
             "Connect:mail.example.com",
             "Connect:example.com",
@@ -164,7 +164,7 @@ fn connect_lookup_tries_host_then_ip_then_default() {
         Some(&Value::Action(Action::Relay))
     );
     let lookup = access.lookup_host_then_ip(Tag::Connect, None, ip("198.51.100.1"));
-    assert_eq!(lookup.tried.last().map(String::as_str), Some("Connect:"));
+    assert_eq!(lookup.tried().last().map(String::as_str), Some("Connect:"));
     assert_eq!(lookup.matched.map(|e| e.line), Some(2));
 }
 

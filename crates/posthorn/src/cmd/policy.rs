@@ -132,7 +132,7 @@ pub(super) fn render_step(step: &LookupStep, map_path: Option<&Path>) -> String 
         Some((_, line, value)) => format!("matched at {}: {value}", location(map_path, *line)),
         None => "no match".to_owned(),
     };
-    format!("{label:<10}tried {}  -> {outcome}", step.tried.join(", "))
+    format!("{label:<10}tried {}  -> {outcome}", step.tried().join(", "))
 }
 
 fn location(map_path: Option<&Path>, line: usize) -> String {
@@ -249,7 +249,7 @@ fn step_json(step: &LookupStep, map_path: Option<&Path>) -> Value {
             "value": value,
         })
     });
-    json!({ "tag": step.tag.name(), "tried": step.tried, "matched": matched })
+    json!({ "tag": step.tag.name(), "tried": step.tried(), "matched": matched })
 }
 
 fn source_json(source: &PolicySource) -> Value {

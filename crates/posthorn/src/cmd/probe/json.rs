@@ -119,7 +119,7 @@ fn policy_json(policy: &TlsPolicy) -> Value {
 fn step_json(step: &LookupStep) -> Value {
     let matched = (step.matched.as_ref())
         .map(|(key, line, value)| json!({ "key": key, "line": line, "value": value }));
-    json!({ "tag": step.tag.name(), "tried": step.tried, "matched": matched })
+    json!({ "tag": step.tag.name(), "tried": step.tried(), "matched": matched })
 }
 
 fn session_json(session: &SessionFacts, identity: Option<&ClientIdentity>) -> Value {
