@@ -34,8 +34,8 @@ pub struct Lookup<'a> {
 
 impl Lookup<'_> {
     /// The normalised keys in the order tried, without the tag ("" is its default).
-    pub fn keys(&self) -> &[String] {
-        &self.keys
+    pub fn into_keys(self) -> Vec<String> {
+        self.keys
     }
 
     /// The full keys in the order tried (`Try_TLS:mx1.example.com`, ..., `Try_TLS:`).

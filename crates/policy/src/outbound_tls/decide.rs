@@ -48,9 +48,9 @@ pub fn outbound_policy(
         requirements,
         source,
         trace: vec![
-            step(Tag::TryTls, &try_tls),
-            step(Tag::TlsSrv, &server),
-            step(Tag::TlsRcpt, &recipient),
+            step(Tag::TryTls, try_tls),
+            step(Tag::TlsSrv, server),
+            step(Tag::TlsRcpt, recipient),
         ],
         notes,
     }
@@ -183,13 +183,14 @@ fn source_of(entry: &Entry) -> PolicySource {
     }
 }
 
-fn step(tag: Tag, lookup: &Lookup<'_>) -> LookupStep {
+fn step(tag: Tag, lookup: Lookup<'_>) -> LookupStep {
+    let matched = lookup.matched.map(|entry| {
+        let key = format!("{}:{}", entry.tag, entry.key);
+        (key, entry.line, entry.value.to_string())
+    });
     LookupStep {
         tag,
-        keys: lookup.keys().to_vec(),
-        matched: lookup.matched.map(|entry| {
-            let key = format!("{}:{}", entry.tag, entry.key);
-            (key, entry.line, entry.value.to_string())
-        }),
+        keys: lookup.into_keys(),
+        matched,
     }
 }
