@@ -116,7 +116,7 @@ fuzz_target!(|data: &[u8]| {
         ];
         for lookup in probes {
             if lookup.matched.is_none() {
-                assert_eq!(lookup.tried.last(), Some(&format!("{tag}:")));
+                assert_eq!(lookup.tried().last(), Some(&format!("{tag}:")));
             }
         }
     }
