@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,8 @@ def load_bench_script(name: str) -> Any:
     spec = importlib.util.spec_from_loader(module_name, loader)
     assert spec is not None
     module = importlib.util.module_from_spec(spec)
+    # Registered first: a dataclass looks its module up in sys.modules while it is built.
+    sys.modules[module_name] = module
     loader.exec_module(module)
     return module
 
