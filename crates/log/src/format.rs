@@ -1,5 +1,7 @@
 //! Pure formatting: a [`Record`] to a sendmail-style or JSON line. No clock, no I/O.
 
+use std::fmt::Write as _;
+
 use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
 use serde_json::Value as Json;
 use tracing::Level;
@@ -27,10 +29,11 @@ pub enum EventKind {
 /// The part of a sendmail-format line after `posthorn[PID]: `.
 ///
 /// Mail: `ID: message, key=value, key=value`. Diagnostic: `level: message key=value`.
+/// Written into one buffer: two of these lines go out for every message relayed.
 pub fn sendmail_body(kind: EventKind, record: &Record) -> String {
-    let mut body = String::new();
+    let mut body = String::with_capacity(192);
     if let EventKind::Diagnostic(level) = kind {
-        body.push_str(&level.as_str().to_ascii_lowercase());
+        body.push_str(level_name(level));
         body.push_str(": ");
     }
     if let Some(qid) = &record.qid {
@@ -41,13 +44,38 @@ pub fn sendmail_body(kind: EventKind, record: &Record) -> String {
         EventKind::Mail => ", ",
         EventKind::Diagnostic(_) => " ",
     };
-    let pairs = record
-        .fields
-        .iter()
-        .map(|(key, value)| format!("{key}={}", sendmail_value(key, value)));
-    let parts: Vec<String> = record.message.iter().cloned().chain(pairs).collect();
-    body.push_str(&parts.join(separator));
-    one_line(&body)
+    let mut first = true;
+    let mut start_part = |body: &mut String| {
+        if !first {
+            body.push_str(separator);
+        }
+        first = false;
+    };
+    if let Some(message) = &record.message {
+        start_part(&mut body);
+        body.push_str(message);
+    }
+    for (key, value) in &record.fields {
+        start_part(&mut body);
+        body.push_str(key);
+        body.push('=');
+        push_sendmail_value(&mut body, key, value);
+    }
+    // A log line must stay one line whatever a peer put in a field.
+    if body.contains(['\r', '\n']) {
+        body = body.replace(['\r', '\n'], " ");
+    }
+    body
+}
+
+fn level_name(level: Level) -> &'static str {
+    match level {
+        Level::ERROR => "error",
+        Level::WARN => "warn",
+        Level::INFO => "info",
+        Level::DEBUG => "debug",
+        Level::TRACE => "trace",
+    }
 }
 
 /// The sendmail-format header: `Nov 20 23:19:53 HOSTNAME posthorn[PID]: `.
@@ -60,18 +88,24 @@ pub fn syslog_timestamp(time: DateTime<FixedOffset>) -> String {
     time.format("%b %e %H:%M:%S").to_string()
 }
 
-fn sendmail_value(key: &str, value: &FieldValue) -> String {
+fn push_sendmail_value(out: &mut String, key: &str, value: &FieldValue) {
     match value {
         FieldValue::Str(text) if QUOTED_KEYS.contains(&key) => {
-            format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+            out.push('"');
+            for character in text.chars() {
+                if matches!(character, '\\' | '"') {
+                    out.push('\\');
+                }
+                out.push(character);
+            }
+            out.push('"');
         }
-        other => other.to_string(),
+        FieldValue::Str(text) => out.push_str(text),
+        other => {
+            // Writing to a String cannot fail.
+            let _ = write!(out, "{other}");
+        }
     }
-}
-
-/// A log line must stay one line whatever a peer put in a field.
-fn one_line(text: &str) -> String {
-    text.replace(['\r', '\n'], " ")
 }
 
 /// One JSON object: `time`, `host`, then `level` (diagnostics only), `qid`,

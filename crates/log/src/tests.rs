@@ -245,3 +245,37 @@ fn syslog_writer_sends_one_datagram_per_record() {
         "no listener, no writer"
     );
 }
+
+#[test]
+fn sendmail_bodies_escape_quoted_values_and_name_every_level() {
+    let record = Record {
+        message: None,
+        qid: Some("q3".into()),
+        fields: vec![
+            ("error", FieldValue::Str(r#"a\b "c""#.into())),
+            ("relay", FieldValue::Str(r#"x\y "z""#.into())),
+            ("tries", FieldValue::U64(2)),
+        ],
+    };
+    assert_eq!(
+        sendmail_body(EventKind::Mail, &record),
+        r#"q3: error="a\\b \"c\"", relay=x\y "z", tries=2"#
+    );
+    let levels = [
+        (tracing::Level::ERROR, "error"),
+        (tracing::Level::WARN, "warn"),
+        (tracing::Level::INFO, "info"),
+        (tracing::Level::DEBUG, "debug"),
+        (tracing::Level::TRACE, "trace"),
+    ];
+    let bare = Record {
+        message: Some("spool\r\nunwritable".into()),
+        ..Record::default()
+    };
+    for (level, name) in levels {
+        assert_eq!(
+            sendmail_body(EventKind::Diagnostic(level), &bare),
+            format!("{name}: spool  unwritable")
+        );
+    }
+}
