@@ -41,9 +41,13 @@ impl Lookup<'_> {
     /// The full keys in the order tried (`Try_TLS:mx1.example.com`, ..., `Try_TLS:`).
     /// Formatted on demand: policy decisions on every message only need `matched`.
     pub fn tried(&self) -> Vec<String> {
-        let tag = self.tag;
-        self.keys.iter().map(|key| format!("{tag}:{key}")).collect()
+        full_keys(self.tag, &self.keys)
     }
+}
+
+/// `Tag:key` for each of `keys`, as a map file spells them.
+pub(crate) fn full_keys(tag: Tag, keys: &[String]) -> Vec<String> {
+    keys.iter().map(|key| format!("{tag}:{key}")).collect()
 }
 
 /// A parsed access map. `Default` is the empty map (nothing matches).

@@ -133,8 +133,7 @@ impl LookupStep {
     /// Full keys in the order tried, e.g. `Try_TLS:mx.example.com`, ..., `Try_TLS:`.
     /// Formatted on demand: the daemon decides a policy per delivery and never shows it.
     pub fn tried(&self) -> Vec<String> {
-        let tag = self.tag;
-        self.keys.iter().map(|key| format!("{tag}:{key}")).collect()
+        crate::map::full_keys(self.tag, &self.keys)
     }
 }
 
