@@ -4,7 +4,8 @@
 //!   open-loop `--rate` and per-message acceptance latency);
 //! - `sink`: an SMTP server that accepts and discards everything, with STARTTLS;
 //! - `idle`: holds thousands of idle connections open, some of them TLS;
-//! - `cert`: writes a self-signed ECDSA P-256 certificate for the above.
+//! - `cert`: writes a self-signed ECDSA P-256 certificate for the above;
+//! - `handshake`: the CPU of a TLS 1.3 handshake at each end, without I/O.
 //!
 //! It is a measuring instrument, not part of the MTA: it shares the cores with the
 //! server under test, so it runs on one tokio worker thread by default, generates the
@@ -12,6 +13,7 @@
 
 mod body;
 mod client;
+mod handshake;
 mod idle;
 mod reply;
 mod sink;
@@ -56,6 +58,21 @@ enum Command {
     Idle(IdleArgs),
     /// Write a self-signed ECDSA P-256 certificate and key (PEM).
     Cert(CertArgs),
+    /// Time full TLS 1.3 handshakes in memory, no I/O: the CPU per handshake of the
+    /// load generator's client and Posthorn's server configuration.
+    Handshake(HandshakeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct HandshakeArgs {
+    #[arg(long, default_value_t = 3000)]
+    handshakes: u32,
+    /// aws-lc-rs needs a build with `--features aws-lc`.
+    #[arg(long, value_enum, default_value_t = handshake::Provider::Ring)]
+    provider: handshake::Provider,
+    /// One JSON object on stdout instead of the human summary.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -155,6 +172,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
         tls::write_self_signed(&args.hostname, &args.cert, &args.key)?;
         return Ok(ExitCode::SUCCESS);
     }
+    if let Command::Handshake(args) = &cli.command {
+        let report = handshake::run(handshake::HandshakeOptions {
+            handshakes: args.handshakes,
+            provider: args.provider,
+        })?;
+        match args.json {
+            true => print_flushed(&serde_json::to_string(&report)?),
+            false => print!("{}", report.human()),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cli.threads.max(1))
         .enable_all()
@@ -191,7 +219,7 @@ async fn run_async(command: Command) -> Result<ExitCode> {
             .await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Cert(_) => Ok(ExitCode::SUCCESS),
+        Command::Cert(_) | Command::Handshake(_) => Ok(ExitCode::SUCCESS),
     }
 }
 

@@ -14,7 +14,8 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
-fn provider() -> Arc<CryptoProvider> {
+/// The crypto provider of every bench tool: *ring*, as Posthorn itself uses.
+pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
@@ -26,7 +27,11 @@ const VERSIONS: &[&rustls::SupportedProtocolVersion] =
 /// distinct clients would (the server's worst case); with it, later connections resume
 /// a session from a ticket, as one MTA sending to the same server again does.
 pub fn client_connector(resume: bool) -> Result<TlsConnector> {
-    let provider = provider();
+    Ok(TlsConnector::from(client_config(provider(), resume)?))
+}
+
+/// The configuration behind [`client_connector`], with any crypto provider.
+pub fn client_config(provider: Arc<CryptoProvider>, resume: bool) -> Result<Arc<ClientConfig>> {
     let mut config = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_protocol_versions(VERSIONS)
         .context("client TLS versions")?
@@ -36,7 +41,7 @@ pub fn client_connector(resume: bool) -> Result<TlsConnector> {
     if !resume {
         config.resumption = Resumption::disabled();
     }
-    Ok(TlsConnector::from(Arc::new(config)))
+    Ok(Arc::new(config))
 }
 
 /// The name sent in SNI: none, as for an IP address, like an MTA relaying to a host.
@@ -46,6 +51,19 @@ pub fn server_name(address: std::net::SocketAddr) -> ServerName<'static> {
 
 /// A server acceptor from a PEM certificate chain and a PEM private key.
 pub fn server_acceptor(certificate: &Path, key: &Path) -> Result<TlsAcceptor> {
+    Ok(TlsAcceptor::from(server_config(
+        provider(),
+        certificate,
+        key,
+    )?))
+}
+
+/// The configuration behind [`server_acceptor`], with any crypto provider.
+pub fn server_config(
+    provider: Arc<CryptoProvider>,
+    certificate: &Path,
+    key: &Path,
+) -> Result<Arc<ServerConfig>> {
     let chain = CertificateDer::pem_file_iter(certificate)
         .with_context(|| format!("reading {}", certificate.display()))?
         .collect::<Result<Vec<_>, _>>()
@@ -57,13 +75,13 @@ pub fn server_acceptor(certificate: &Path, key: &Path) -> Result<TlsAcceptor> {
     );
     let key = PrivateKeyDer::from_pem_file(key)
         .with_context(|| format!("reading a private key from {}", key.display()))?;
-    let config = ServerConfig::builder_with_provider(provider())
+    let config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(VERSIONS)
         .context("server TLS versions")?
         .with_no_client_auth()
         .with_single_cert(chain, key)
         .context("certificate and key do not match")?;
-    Ok(TlsAcceptor::from(Arc::new(config)))
+    Ok(Arc::new(config))
 }
 
 /// Writes a self-signed ECDSA P-256 certificate for `hostname` and its PKCS#8 key.
