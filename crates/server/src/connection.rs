@@ -298,9 +298,9 @@ impl Driver<'_> {
                     self.handoff.abort();
                 }
                 Action::Close => {
-                    flush(&mut stream, session).await.map_err(End::Io)?;
-                    let _ = stream.shutdown().await;
-                    return Ok(());
+                    let closed = stream.write_last_and_close(session.output()).await;
+                    session.clear_output();
+                    return closed.map_err(End::Io);
                 }
             }
             authenticated = session.auth_id().is_some();

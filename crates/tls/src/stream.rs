@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio_rustls::TlsAcceptor;
 
 /// A socket `Io` in plaintext, or wrapped in the TLS stream `Tls` (the server or
@@ -46,6 +46,27 @@ where
             }
             MaybeTls::Detached => Err((detached(), Some(MaybeTls::Detached))),
         }
+    }
+
+    /// Writes `last` (the final replies) and closes the sending side. Over TLS, `last`
+    /// and the close_notify alert leave in one write, one segment, where writing and
+    /// then shutting down would take two; a plaintext stream writes and shuts down.
+    pub async fn write_last_and_close(&mut self, last: &[u8]) -> io::Result<()> {
+        let mut rest = last;
+        if let MaybeTls::Tls(tls) = self {
+            let connection = tls.get_mut().1;
+            // rustls takes what fits its send buffer (64 KiB; a QUIT reply always
+            // fits). Whatever it does not take goes out below, before the alert.
+            let taken = io::Write::write(&mut connection.writer(), rest)?;
+            rest = &rest[taken..];
+            if rest.is_empty() {
+                connection.send_close_notify();
+            }
+        }
+        if !rest.is_empty() {
+            self.write_all(rest).await?;
+        }
+        self.shutdown().await
     }
 
     /// The rustls state, once TLS is active.
@@ -167,16 +188,92 @@ mod tests {
 
     /// Upgrades the server end of a duplex pair while a client handshakes on the other.
     async fn upgraded() -> (ServerSide, tokio_rustls::client::TlsStream<DuplexStream>) {
-        let (server_config, client_config) = configs();
         let (server_io, client_io) = duplex(64 * 1024);
+        upgraded_over(server_io, client_io).await
+    }
+
+    async fn upgraded_over<Io: AsyncRead + AsyncWrite + Unpin>(
+        server_io: Io,
+        client_io: DuplexStream,
+    ) -> (
+        MaybeTls<Io, server::TlsStream<Io>>,
+        tokio_rustls::client::TlsStream<DuplexStream>,
+    ) {
+        let (server_config, client_config) = configs();
         let name = rustls_pki_types::ServerName::try_from(HOST).expect("name");
         let connect = TlsConnector::from(client_config).connect(name, client_io);
         let (server, client) =
-            tokio::join!(ServerSide::Plain(server_io).upgrade(server_config), connect);
+            tokio::join!(MaybeTls::Plain(server_io).upgrade(server_config), connect);
         let server = server
             .map_err(|(error, _)| error)
             .expect("server handshake");
         (server, client.expect("client handshake"))
+    }
+
+    /// A socket that counts the writes reaching it.
+    struct CountingWrites {
+        inner: DuplexStream,
+        writes: usize,
+    }
+
+    impl AsyncRead for CountingWrites {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.inner).poll_read(cx, buf)
+        }
+    }
+
+    impl AsyncWrite for CountingWrites {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            let written = Pin::new(&mut self.inner).poll_write(cx, buf);
+            if matches!(written, Poll::Ready(Ok(_))) {
+                self.writes += 1;
+            }
+            written
+        }
+
+        /// Vectored, as a TCP socket: rustls hands over all its pending records at once.
+        fn poll_write_vectored(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            bufs: &[io::IoSlice<'_>],
+        ) -> Poll<io::Result<usize>> {
+            let written = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+            if matches!(written, Poll::Ready(Ok(_))) {
+                self.writes += 1;
+            }
+            written
+        }
+
+        fn is_write_vectored(&self) -> bool {
+            self.inner.is_write_vectored()
+        }
+
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.inner).poll_flush(cx)
+        }
+
+        fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.inner).poll_shutdown(cx)
+        }
+    }
+
+    /// Reads until the peer's close_notify: rustls reports an end of stream without
+    /// the alert as an `UnexpectedEof` error, so this returning means the alert came.
+    async fn read_to_close(client: &mut tokio_rustls::client::TlsStream<DuplexStream>) -> Vec<u8> {
+        let mut received = Vec::new();
+        client
+            .read_to_end(&mut received)
+            .await
+            .expect("a clean end, after close_notify");
+        received
     }
 
     #[tokio::test]
@@ -242,6 +339,62 @@ mod tests {
         let mut reply = [0; 8];
         client.read_exact(&mut reply).await.expect("client reads");
         assert_eq!(&reply, b"250 ok\r\n");
+    }
+
+    #[tokio::test]
+    async fn over_tls_the_last_reply_and_close_notify_leave_in_one_write() {
+        let (server_io, client_io) = duplex(64 * 1024);
+        let counting = CountingWrites {
+            inner: server_io,
+            writes: 0,
+        };
+        let (mut server, mut client) = upgraded_over(counting, client_io).await;
+        let MaybeTls::Tls(tls) = &mut server else {
+            panic!("not upgraded");
+        };
+        let writes_before = tls.get_ref().0.writes;
+
+        server
+            .write_last_and_close(b"221 2.0.0 Bye\r\n")
+            .await
+            .expect("last reply");
+
+        let MaybeTls::Tls(tls) = &server else {
+            panic!("not upgraded");
+        };
+        assert_eq!(tls.get_ref().0.writes - writes_before, 1);
+        assert_eq!(read_to_close(&mut client).await, b"221 2.0.0 Bye\r\n");
+    }
+
+    #[tokio::test]
+    async fn a_last_write_larger_than_rustls_buffer_arrives_whole_before_the_close() {
+        let (server_io, client_io) = duplex(16 * 1024);
+        let (mut server, mut client) = upgraded_over(server_io, client_io).await;
+        let last: Vec<u8> = (0..200 * 1024).map(|i| (i % 251) as u8).collect();
+
+        let (closed, received) = tokio::join!(
+            server.write_last_and_close(&last),
+            read_to_close(&mut client)
+        );
+
+        closed.expect("last bytes and close");
+        assert_eq!(received.len(), last.len());
+        assert!(received == last, "bytes out of order");
+    }
+
+    #[tokio::test]
+    async fn in_plaintext_the_last_reply_is_written_and_the_stream_shut() {
+        let (ours, mut peer) = duplex(1024);
+        let mut stream: ServerSide = MaybeTls::Plain(ours);
+        stream
+            .write_last_and_close(b"221 2.0.0 Bye\r\n")
+            .await
+            .expect("last reply");
+        let mut received = Vec::new();
+        peer.read_to_end(&mut received)
+            .await
+            .expect("peer reads to EOF");
+        assert_eq!(received, b"221 2.0.0 Bye\r\n");
     }
 
     #[tokio::test]
