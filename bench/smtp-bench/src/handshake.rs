@@ -159,14 +159,12 @@ fn handshake(
     let mut server_time = started.elapsed();
 
     // ClientHello; the server's flight; the client's Finished; the ticket.
-    for flight in 0..4 {
-        let (sender_time, receiver_time) = match flight % 2 {
-            0 => pass(&mut client, &mut server, &mut records)?,
-            _ => pass(&mut server, &mut client, &mut records)?,
-        };
-        let (client_part, server_part) = match flight % 2 {
-            0 => (sender_time, receiver_time),
-            _ => (receiver_time, sender_time),
+    for client_sends in [true, false, true, false] {
+        let (client_part, server_part) = if client_sends {
+            pass(&mut client, &mut server, &mut records)?
+        } else {
+            let (server_part, client_part) = pass(&mut server, &mut client, &mut records)?;
+            (client_part, server_part)
         };
         client_time += client_part;
         server_time += server_part;
