@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -62,6 +63,14 @@ def assert_every_message_reached_the_sink(table: dict[str, Any]) -> None:
         assert run["received"] == run["messages"], run
 
 
+def assert_yardstick_noted(table: dict[str, Any]) -> None:
+    """The machine's speed at the start and the end of the run, as two figures."""
+    notes = [note for note in table["notes"] if note.startswith("machine yardstick (")]
+    assert len(notes) == 1, table["notes"]
+    figures = re.findall(r": (\d+) us at the start, (\d+) us at the end$", notes[0])
+    assert figures and all(int(value) > 0 for value in figures[0]), notes[0]
+
+
 def test_relay_quick(bench_env: dict[str, str]) -> None:
     table = run_script(bench_env, "relay", "--quick")
     assert_both_positive(table, "10k, 20 sessions, single: end to end")
@@ -69,6 +78,7 @@ def test_relay_quick(bench_env: dict[str, str]) -> None:
     assert_every_message_reached_the_sink(table)
     postfix = [run for run in table["runs"] if run["mta"] == "postfix"]
     assert all(run["logged_delivered"] == run["messages"] for run in postfix), postfix
+    assert_yardstick_noted(table)
 
 
 def test_relay_tls_quick(bench_env: dict[str, str]) -> None:
@@ -81,6 +91,7 @@ def test_relay_tls_quick(bench_env: dict[str, str]) -> None:
     assert row(table, "10k, 20 sessions, single: plaintext + 3 NOOP round trips / plaintext")[
         "posthorn"]
     assert_every_message_reached_the_sink(table)
+    assert_yardstick_noted(table)
 
 
 def test_latency_quick(bench_env: dict[str, str]) -> None:
@@ -94,6 +105,7 @@ def test_latency_quick(bench_env: dict[str, str]) -> None:
                      and r["measurement"].endswith(f"{quantile} latency")]
             assert found and all(isinstance(found[0][m], (int, float))
                                  for m in ("posthorn", "postfix")), found
+    assert_yardstick_noted(table)
 
 
 def test_large_message_2m(bench_env: dict[str, str]) -> None:
@@ -101,6 +113,17 @@ def test_large_message_2m(bench_env: dict[str, str]) -> None:
     assert_both_positive(table, "baseline")
     assert_both_positive(table, "peak")
     assert_both_positive(table, "relayed (sink has it) in")
+    assert_yardstick_noted(table)
+
+
+def test_yardstick_without_the_tool_says_so_and_does_not_fail(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    sys.path.insert(0, str(BENCH))
+    from benchlib import yardstick
+    monkeypatch.setenv("POSTHORN_BENCH_BIN", "/nonexistent/posthorn-bench")
+    assert yardstick.measure() is None
+    assert yardstick.Yardstick().note().startswith("machine yardstick: not measured")
+    assert yardstick.describe(196.4, 277.0).endswith("196 us at the start, 277 us at the end")
 
 
 def load_bench_script(name: str) -> Any:
