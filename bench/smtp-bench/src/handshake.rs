@@ -70,9 +70,9 @@ pub fn run(options: HandshakeOptions) -> Result<HandshakeReport> {
     if options.handshakes == 0 {
         bail!("--handshakes must be at least 1");
     }
+    let (provider, name) = crypto_provider(options.provider)?;
     let scratch = Scratch::new()?;
     let (certificate, key) = scratch.certificate()?;
-    let (provider, name) = crypto_provider(options.provider)?;
     let client = crate::tls::client_config(Arc::clone(&provider), false)?;
     let server = server_config(options.provider, provider, &certificate, &key)?;
 
