@@ -108,6 +108,18 @@ def test_latency_quick(bench_env: dict[str, str]) -> None:
     assert_yardstick_noted(table)
 
 
+def test_latency_next_to_a_disk_writer_notes_what_it_wrote(bench_env: dict[str, str]) -> None:
+    table = run_script(bench_env, "latency", "--quick", "--mta", "posthorn",
+                       "--disk-writer", "10")
+    assert isinstance(row(table, "half load (")["posthorn"], (int, float))
+    notes = [note for note in table["notes"] if note.startswith("posthorn: disk writer (")]
+    assert len(notes) == 1, table["notes"]
+    written = re.search(r"\(10 MB/s, never synced, same filesystem as the spool\): "
+                        r"([\d,]+) MB in (\d+) s, dirty page cache", notes[0])
+    assert written, notes[0]
+    assert int(written.group(1).replace(",", "")) > 0 and int(written.group(2)) > 0, notes[0]
+
+
 def test_large_message_2m(bench_env: dict[str, str]) -> None:
     table = run_script(bench_env, "large-message", "--size", "2m")
     assert_both_positive(table, "baseline")
