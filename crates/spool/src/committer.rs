@@ -9,8 +9,13 @@
 //! 2. directory changes: `rename incoming/FILE -> queue/ID` for commits; for
 //!    deletes `rename queue/ID -> incoming/ID.spare` while the spare pool has
 //!    room, else `unlink`;
-//! 3. one `fsync` of `queue/` if any entry changed;
-//! 4. deleted files renamed to spares join the pool; every waiter gets its answer.
+//! 3. one `fsync` of `queue/` if a commit or a durable delete changed an entry.
+//!    Removals of finished messages ([`Removal::Lazy`]) do not ask for one: they
+//!    reach the disk with the next batch that syncs `queue/` anyway, and a batch
+//!    syncs for them once [`LAZY_REMOVALS_BEFORE_SYNC`] are waiting;
+//! 4. spares join the pool once their removal from `queue/` is durable, never
+//!    before: a spare is written over by a new message, and a crash must not
+//!    find that data under the old message's name; every waiter gets its answer.
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -46,9 +51,25 @@ pub(crate) enum Request {
     /// Remove `queue/ID`.
     Delete {
         id: QueueId,
+        removal: Removal,
         reply: oneshot::Sender<Result<(), SpoolError>>,
     },
 }
+
+/// Whether a delete is answered only once it is on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Removal {
+    /// On disk before the answer: the operator's `queue delete` must stay done.
+    Durable,
+    /// Out of `queue/` before the answer, on disk with the next sync of `queue/`:
+    /// a message the queue is done with. A power loss before then brings it back
+    /// and it is delivered again, as after any remote `250` not yet recorded.
+    Lazy,
+}
+
+/// Lazy removals that may wait for a sync of `queue/`; their spares wait with
+/// them, so this also bounds the files held back from the pool.
+pub const LAZY_REMOVALS_BEFORE_SYNC: usize = 64;
 
 /// How the committer has been batching, for tests and for the operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -57,6 +78,8 @@ pub struct CommitStats {
     pub requests: u64,
     /// The most requests handled in one batch.
     pub largest_batch: u64,
+    /// Successful `fsync`s of `queue/`.
+    pub directory_syncs: u64,
 }
 
 #[derive(Debug, Default)]
@@ -64,6 +87,7 @@ pub(crate) struct StatsCounters {
     batches: AtomicU64,
     requests: AtomicU64,
     largest_batch: AtomicU64,
+    directory_syncs: AtomicU64,
 }
 
 impl StatsCounters {
@@ -72,6 +96,7 @@ impl StatsCounters {
             batches: self.batches.load(Ordering::Relaxed),
             requests: self.requests.load(Ordering::Relaxed),
             largest_batch: self.largest_batch.load(Ordering::Relaxed),
+            directory_syncs: self.directory_syncs.load(Ordering::Relaxed),
         }
     }
 
@@ -91,6 +116,9 @@ pub(crate) struct Committer {
     pub(crate) queue_dir: File,
     pub(crate) stats: Arc<StatsCounters>,
     pub(crate) spares: Arc<SparePool>,
+    /// Lazy removals done since the last sync of `queue/`, and their spares.
+    pub(crate) unsynced_removals: usize,
+    pub(crate) unsynced_spares: Vec<(PathBuf, u64)>,
 }
 
 /// A request on its way through one batch.
@@ -101,11 +129,13 @@ struct Item {
     changed_directory: bool,
     /// A deleted message's file and its size, renamed into `incoming/` to be reused.
     spare: Option<(PathBuf, u64)>,
+    /// Set once `queue/` was fsynced after this item's change.
+    directory_synced: bool,
 }
 
 impl Committer {
     /// Runs until every sender (every `Spool` clone and writer) is gone.
-    pub(crate) fn run(self, requests: Receiver<Request>) {
+    pub(crate) fn run(mut self, requests: Receiver<Request>) {
         while let Ok(first) = requests.recv() {
             let mut batch = vec![first];
             batch.extend(requests.try_iter());
@@ -114,7 +144,7 @@ impl Committer {
         }
     }
 
-    fn commit_batch(&self, batch: Vec<Request>) {
+    fn commit_batch(&mut self, batch: Vec<Request>) {
         let mut items: Vec<Item> = batch
             .into_iter()
             .map(|request| Item {
@@ -122,18 +152,23 @@ impl Committer {
                 outcome: Ok(()),
                 changed_directory: false,
                 spare: None,
+                directory_synced: false,
             })
             .collect();
         self.sync_file_data(&mut items);
         for item in &mut items {
             self.change_directory(item);
         }
-        if items.iter().any(|item| item.changed_directory) {
-            if let Err(errno) = rustix::fs::fsync(&self.queue_dir) {
-                for item in items.iter_mut().filter(|item| item.changed_directory) {
-                    item.outcome = Err(SpoolError::errno("fsync", &self.queue, errno));
-                }
-            }
+        let lazy = items
+            .iter()
+            .filter(|item| item.changed_directory && is_lazy_removal(item))
+            .count();
+        self.unsynced_removals += lazy;
+        let must_sync = items
+            .iter()
+            .any(|item| item.changed_directory && !is_lazy_removal(item));
+        if must_sync || (lazy > 0 && self.unsynced_removals >= LAZY_REMOVALS_BEFORE_SYNC) {
+            self.sync_queue_directory(&mut items);
         }
         for item in items {
             self.keep_spare(&item);
@@ -141,12 +176,46 @@ impl Committer {
         }
     }
 
-    /// Pools the spare of a delete that is durable; unlinks it if the pool is full.
-    fn keep_spare(&self, item: &Item) {
-        if let (Some((spare, size)), Ok(())) = (&item.spare, &item.outcome) {
-            if let Err(unwanted) = self.spares.put(spare.clone(), *size) {
-                let _ = fs::remove_file(unwanted);
+    /// One `fsync` of `queue/`. Its failure fails every change that waited for
+    /// it; lazy removals keep their answer (they are out of `queue/`) and their
+    /// spares wait for a sync that works.
+    fn sync_queue_directory(&mut self, items: &mut [Item]) {
+        match rustix::fs::fsync(&self.queue_dir) {
+            Ok(()) => {
+                self.stats.directory_syncs.fetch_add(1, Ordering::Relaxed);
+                self.unsynced_removals = 0;
+                for (spare, size) in std::mem::take(&mut self.unsynced_spares) {
+                    self.pool_spare(spare, size);
+                }
+                for item in items.iter_mut() {
+                    item.directory_synced = true;
+                }
             }
+            Err(errno) => {
+                for item in items.iter_mut() {
+                    if item.changed_directory && !is_lazy_removal(item) {
+                        item.outcome = Err(SpoolError::errno("fsync", &self.queue, errno));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Pools the spare of a delete that is durable, holds back one that is not
+    /// yet, and unlinks one that failed or finds the pool full.
+    fn keep_spare(&mut self, item: &Item) {
+        if let (Some((spare, size)), Ok(())) = (&item.spare, &item.outcome) {
+            if item.directory_synced {
+                self.pool_spare(spare.clone(), *size);
+            } else {
+                self.unsynced_spares.push((spare.clone(), *size));
+            }
+        }
+    }
+
+    fn pool_spare(&self, spare: PathBuf, size: u64) {
+        if let Err(unwanted) = self.spares.put(spare, size) {
+            let _ = fs::remove_file(unwanted);
         }
     }
 
@@ -252,6 +321,16 @@ impl Committer {
             Request::Sync { id, .. } | Request::Delete { id, .. } => self.queue.join(id.as_ref()),
         }
     }
+}
+
+fn is_lazy_removal(item: &Item) -> bool {
+    matches!(
+        item.request,
+        Request::Delete {
+            removal: Removal::Lazy,
+            ..
+        }
+    )
 }
 
 fn file_of(request: &Request) -> Option<&File> {

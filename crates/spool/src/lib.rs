@@ -31,7 +31,9 @@
 //! and, for the batch: syncs the file data (`fdatasync` for one file, one
 //! `syncfs` for several), renames `incoming/ID` to `queue/ID`, unlinks deleted
 //! messages (or renames them to spares), fsyncs `queue/` once, and only then
-//! answers each waiter. Recipient
+//! answers each waiter. The removal of a finished message
+//! ([`Spool::remove_finished`]) does not ask for that fsync: it reaches the disk
+//! with the next one, and its file is reused only after that. Recipient
 //! updates, hold, release, the delay notice and delete go through the same committer and so share
 //! its syncs. A message whose commit failed is removed and never reported Ok.
 //! Full disks (ENOSPC, EDQUOT) are reported as [`SpoolError::NoSpace`].
@@ -60,7 +62,7 @@ mod writer;
 
 pub use body::BodyReader;
 pub use codec::MAX_REPLY_LEN;
-pub use committer::CommitStats;
+pub use committer::{CommitStats, LAZY_REMOVALS_BEFORE_SYNC};
 pub use decode::{decode_file, DecodedFile};
 pub use envelope::{
     ClientInfo, Envelope, QueuedMessage, Recipient, RecipientState, RecipientStatus,

@@ -45,6 +45,10 @@ impl Spool {
     ///   append, never acknowledged) is cut off, so later appends follow a valid
     ///   record.
     pub fn recover(&self) -> Result<Recovery, SpoolError> {
+        // The last run may have renamed finished messages to spares without
+        // syncing `queue/` (lazy removals): make that durable before any spare is
+        // written over, so a crash cannot show new data under an old name.
+        sync_directory(self.queue_dir())?;
         let discarded_incomplete = self.discard_incoming()?;
         let mut recovery = Recovery {
             messages: Vec::new(),

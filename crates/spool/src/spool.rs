@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 
 use crate::body::BodyReader;
 use crate::codec;
-use crate::committer::{CommitStats, Committer, Request, StatsCounters};
+use crate::committer::{CommitStats, Committer, Removal, Request, StatsCounters};
 use crate::envelope::{Envelope, QueuedMessage, RecipientState};
 use crate::error::SpoolError;
 use crate::id::{IdGenerator, QueueId};
@@ -89,6 +89,8 @@ impl Spool {
             queue_dir,
             stats: Arc::clone(&stats),
             spares: Arc::clone(&spares),
+            unsynced_removals: 0,
+            unsynced_spares: Vec::new(),
         };
         std::thread::Builder::new()
             .name("posthorn-spool-committer".to_owned())
@@ -290,17 +292,23 @@ impl Spool {
         let (reply, answer) = oneshot::channel();
         self.send(Request::Delete {
             id: id.clone(),
+            removal: Removal::Durable,
             reply,
         })?;
         wait_for(answer)
     }
 
-    /// [`Spool::delete`] for async code: resolves once the removal is durable,
-    /// without holding a thread while the committer syncs.
-    pub async fn delete_async(&self, id: &QueueId) -> Result<(), SpoolError> {
+    /// Removes a message the queue is done with (every recipient delivered,
+    /// bounced or expired). Resolves once it is out of `queue/`, without waiting
+    /// for the disk: the removal gets there with the spool's next sync of the
+    /// directory, which any commit makes. A power loss before then leaves the
+    /// message queued and it is delivered again, as after any remote `250` that
+    /// was not yet recorded; a daemon crash loses nothing (the kernel has it).
+    pub async fn remove_finished(&self, id: &QueueId) -> Result<(), SpoolError> {
         let (reply, answer) = oneshot::channel();
         self.send(Request::Delete {
             id: id.clone(),
+            removal: Removal::Lazy,
             reply,
         })?;
         answer.await.unwrap_or(Err(SpoolError::CommitterStopped))

@@ -302,7 +302,7 @@ impl Attempt {
             notify::send(&self.spool, &self.settings, &message, results.notices).await;
         let next_due = next_due(&message, &results.held_back);
         if next_due.is_none() {
-            if let Err(error) = self.spool.delete_async(&message.id).await {
+            if let Err(error) = self.spool.remove_finished(&message.id).await {
                 tracing::error!(qid = %message.id, %error, "cannot remove delivered message");
             }
         }
