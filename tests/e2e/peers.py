@@ -17,6 +17,7 @@ only.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pwd
 import shutil
@@ -86,6 +87,7 @@ class _SinkState:
     rcpt_rules: dict[str, list[_Rule]] = field(default_factory=dict)
     data_rules: list[_Rule] = field(default_factory=list)
     rcpt_times: dict[str, list[float]] = field(default_factory=dict)  # monotonic clock
+    data_delay: float = 0.0  # seconds before the reply to the final dot
 
 
 def _tls_version(session: Any) -> str | None:
@@ -135,6 +137,8 @@ class _SinkHandler:
         return "250 2.1.5 Recipient ok"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.state.data_delay:
+            await asyncio.sleep(self.state.data_delay)
         with self.state.lock:
             reply = next((r for r in (rule.take() for rule in self.state.data_rules)
                           if r is not None), None)
@@ -158,11 +162,12 @@ class SmtpSink:
     """A recording SMTP server on `host:port`; a context manager (start/stop)."""
 
     def __init__(self, host: str, port: int, *, tls_certificate: Path | None = None,
-                 tls_private_key: Path | None = None, hostname: str = "sink.test"):
+                 tls_private_key: Path | None = None, hostname: str = "sink.test",
+                 data_delay: float = 0.0):
         self.host = host
         self.port = port
         self.hostname = hostname
-        self._state = _SinkState()
+        self._state = _SinkState(data_delay=data_delay)
         tls_context = None
         if tls_certificate is not None:
             tls_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

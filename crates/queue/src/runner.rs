@@ -86,8 +86,23 @@ pub struct Scheduler {
     /// their count shared with the server for flow control.
     fresh: HashSet<QueueId>,
     backlog: Backlog,
-    /// Just-accepted messages, so their first attempt needs no read of the spool.
-    accepted_copies: HashMap<QueueId, (QueuedMessage, Instant)>,
+    /// Just-accepted messages, so their first attempt needs no read of the spool; and
+    /// messages an attempt left unchanged to wait for a busy destination, so the next
+    /// one needs none either.
+    accepted_copies: HashMap<QueueId, MessageCopy>,
+}
+
+/// A message as it was on disk at `taken`: it stands in for the spool file until
+/// [`ACCEPTED_COPY_FRESH`] after that.
+pub(crate) struct MessageCopy {
+    pub(crate) message: QueuedMessage,
+    pub(crate) taken: Instant,
+}
+
+impl MessageCopy {
+    fn is_fresh(&self) -> bool {
+        self.taken.elapsed() < ACCEPTED_COPY_FRESH
+    }
 }
 
 /// What one attempt on a message leaves behind.
@@ -99,6 +114,8 @@ struct Finished {
     new_messages: Vec<QueueId>,
     /// Busy destinations the message waits for.
     waiting_for: Vec<String>,
+    /// The message, when the attempt changed nothing in it.
+    unchanged: Option<MessageCopy>,
 }
 
 impl Scheduler {
@@ -171,10 +188,10 @@ impl Scheduler {
             QueueCommand::Queued(id) => self.arrived(id, now),
             QueueCommand::Accepted(message) => {
                 let id = message.id.clone();
-                if self.accepted_copies.len() < ACCEPTED_COPIES_MAX {
-                    self.accepted_copies
-                        .insert(id.clone(), (*message, Instant::now()));
-                }
+                self.keep_copy(MessageCopy {
+                    message: *message,
+                    taken: Instant::now(),
+                });
                 self.arrived(id, now);
             }
             QueueCommand::Flush(Some(id)) => {
@@ -254,8 +271,7 @@ impl Scheduler {
             let copy = self
                 .accepted_copies
                 .remove(&id)
-                .filter(|(_, at)| at.elapsed() < ACCEPTED_COPY_FRESH)
-                .map(|(message, _)| message);
+                .filter(MessageCopy::is_fresh);
             let task = attempt::Attempt {
                 spool: self.spool.clone(),
                 deliverer: Arc::clone(&self.deliverer),
@@ -270,13 +286,26 @@ impl Scheduler {
                     next_due: outcome.next_due,
                     new_messages: outcome.new_messages,
                     waiting_for: outcome.waiting_for,
+                    unchanged: outcome.unchanged,
                 });
             });
         }
     }
 
+    /// Keeps `copy` for the message's next attempt, within the bound on copies.
+    fn keep_copy(&mut self, copy: MessageCopy) {
+        if copy.is_fresh() && self.accepted_copies.len() < ACCEPTED_COPIES_MAX {
+            self.accepted_copies.insert(copy.message.id.clone(), copy);
+        }
+    }
+
     fn finish(&mut self, finished: Finished) {
         self.running.remove(&finished.id);
+        if let Some(copy) = finished.unchanged {
+            if !finished.waiting_for.is_empty() {
+                self.keep_copy(copy);
+            }
+        }
         self.saturated = false;
         let now = SystemTime::now();
         let flushed = self.flushed_while_running.remove(&finished.id);

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use posthorn_delivery::maillog::{delivery, DeliveryLine};
 use posthorn_delivery::{Deliverer, Delivery, Outcome, Parcel, RecipientReport};
@@ -17,7 +17,7 @@ use posthorn_spool::{QueueId, QueuedMessage, RecipientState, RecipientStatus, Sp
 use tokio::task::{self, JoinSet};
 
 use super::notify::{self, Notice};
-use super::RunnerSettings;
+use super::{MessageCopy, RunnerSettings};
 use crate::schedule::{after_temporary_failure, AfterFailure};
 
 /// When recipients held back by a busy destination are looked at again if no slot there
@@ -35,6 +35,8 @@ pub(super) struct AttemptOutcome {
     pub(super) new_messages: Vec<QueueId>,
     /// Busy destinations (recipient domains) the message waits for.
     pub(super) waiting_for: Vec<String>,
+    /// The message as it still is on disk, when the attempt recorded nothing.
+    pub(super) unchanged: Option<MessageCopy>,
 }
 
 impl AttemptOutcome {
@@ -43,6 +45,7 @@ impl AttemptOutcome {
             next_due: None,
             new_messages: Vec::new(),
             waiting_for: Vec::new(),
+            unchanged: None,
         }
     }
 
@@ -70,18 +73,21 @@ pub(super) async fn blocking<T: Send + 'static>(
 
 impl Attempt {
     /// `forced`: deferred recipients are tried even before their next attempt time (flush).
-    /// `copy`: the message as just committed, instead of reading it from the spool.
+    /// `copy`: the message as it is on disk, instead of reading it from the spool.
     pub(super) async fn run(
         &self,
         id: &QueueId,
         forced: bool,
-        copy: Option<QueuedMessage>,
+        copy: Option<MessageCopy>,
     ) -> AttemptOutcome {
         let spool = self.spool.clone();
         let load_id = id.clone();
-        let loaded = match copy {
-            Some(message) => Ok(message),
-            None => blocking(move || spool.load(&load_id)).await,
+        let (loaded, taken) = match copy {
+            Some(copy) => (Ok(copy.message), copy.taken),
+            None => {
+                let taken = Instant::now();
+                (blocking(move || spool.load(&load_id)).await, taken)
+            }
         };
         let message = match loaded {
             Ok(message) => message,
@@ -120,7 +126,7 @@ impl Attempt {
                 }
             }
         }
-        self.finish(message, results).await
+        self.finish(message, taken, results).await
     }
 
     /// One delivery task per recipient domain, all running at once: a slow domain does
@@ -294,7 +300,15 @@ impl Attempt {
     }
 
     /// Sends the DSNs of what was recorded, and removes a message with nothing left to do.
-    async fn finish(&self, mut message: QueuedMessage, results: Results) -> AttemptOutcome {
+    /// A message the attempt left as it was on disk comes back with the outcome
+    /// (`taken`: when it was known to be so), for the next attempt to start from.
+    async fn finish(
+        &self,
+        mut message: QueuedMessage,
+        taken: Instant,
+        results: Results,
+    ) -> AttemptOutcome {
+        let unchanged = results.updates.is_empty() && results.notices.is_empty();
         for (index, state) in results.updates {
             message.envelope.recipients[index].state = state;
         }
@@ -310,6 +324,7 @@ impl Attempt {
             next_due,
             new_messages,
             waiting_for: results.waiting_for,
+            unchanged: (unchanged && next_due.is_some()).then_some(MessageCopy { message, taken }),
         }
     }
 }
