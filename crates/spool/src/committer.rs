@@ -201,8 +201,8 @@ impl Committer {
         }
     }
 
-    /// Pools the spare of a delete that is durable, holds back one that is not
-    /// yet, and unlinks one that failed or finds the pool full.
+    /// Pools the spare of a removal that is durable and holds back one that is
+    /// not yet; a spare the pool has no room for is unlinked.
     fn keep_spare(&mut self, item: &Item) {
         if let (Some((spare, size)), Ok(())) = (&item.spare, &item.outcome) {
             if item.directory_synced {
