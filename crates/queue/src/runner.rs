@@ -31,12 +31,14 @@ use crate::schedule::{Lifetime, RetrySchedule};
 /// notification was lost (e.g. `sendmail` while the daemon restarted).
 const RESCAN_INTERVAL: Duration = Duration::from_secs(60);
 
-/// How long the copy of a just-accepted message stands in for the spool file.
+/// How long a copy of a message (just accepted, or left unchanged by an attempt that
+/// found its destination busy) stands in for the spool file, counted from when it
+/// was known to match the file.
 /// Only a `queue hold` in that window could make it stale, and a hold that
 /// close to arrival races with the delivery anyway.
 const ACCEPTED_COPY_FRESH: Duration = Duration::from_secs(1);
 
-/// Accepted messages' copies kept at most: beyond, attempts read the spool.
+/// Message copies kept at most: beyond, attempts read the spool.
 const ACCEPTED_COPIES_MAX: usize = 10_000;
 
 /// What the rest of the daemon tells the scheduler.
