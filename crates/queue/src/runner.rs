@@ -35,7 +35,7 @@ const RESCAN_INTERVAL: Duration = Duration::from_secs(60);
 /// found its destination busy) stands in for the spool file, counted from when it
 /// was known to match the file.
 /// Only a `queue hold` in that window could make it stale, and a hold that
-/// close to arrival races with the delivery anyway.
+/// close to an attempt races with the delivery anyway.
 const ACCEPTED_COPY_FRESH: Duration = Duration::from_secs(1);
 
 /// Message copies kept at most: beyond, attempts read the spool.
