@@ -129,8 +129,6 @@ struct Item {
     changed_directory: bool,
     /// A deleted message's file and its size, renamed into `incoming/` to be reused.
     spare: Option<(PathBuf, u64)>,
-    /// Set once `queue/` was fsynced after this item's change.
-    directory_synced: bool,
 }
 
 impl Committer {
@@ -152,7 +150,6 @@ impl Committer {
                 outcome: Ok(()),
                 changed_directory: false,
                 spare: None,
-                directory_synced: false,
             })
             .collect();
         self.sync_file_data(&mut items);
@@ -167,19 +164,19 @@ impl Committer {
         let must_sync = items
             .iter()
             .any(|item| item.changed_directory && !is_lazy_removal(item));
-        if must_sync || (lazy > 0 && self.unsynced_removals >= LAZY_REMOVALS_BEFORE_SYNC) {
-            self.sync_queue_directory(&mut items);
-        }
+        let synced = (must_sync
+            || (lazy > 0 && self.unsynced_removals >= LAZY_REMOVALS_BEFORE_SYNC))
+            && self.sync_queue_directory(&mut items);
         for item in items {
-            self.keep_spare(&item);
+            self.keep_spare(&item, synced);
             self.answer(item);
         }
     }
 
-    /// One `fsync` of `queue/`. Its failure fails every change that waited for
-    /// it; lazy removals keep their answer (they are out of `queue/`) and their
-    /// spares wait for a sync that works.
-    fn sync_queue_directory(&mut self, items: &mut [Item]) {
+    /// One `fsync` of `queue/`; true when it worked. Its failure fails every
+    /// change that waited for it; lazy removals keep their answer (they are out of
+    /// `queue/`) and their spares wait for a sync that works.
+    fn sync_queue_directory(&mut self, items: &mut [Item]) -> bool {
         match rustix::fs::fsync(&self.queue_dir) {
             Ok(()) => {
                 self.stats.directory_syncs.fetch_add(1, Ordering::Relaxed);
@@ -187,9 +184,7 @@ impl Committer {
                 for (spare, size) in std::mem::take(&mut self.unsynced_spares) {
                     self.pool_spare(spare, size);
                 }
-                for item in items.iter_mut() {
-                    item.directory_synced = true;
-                }
+                true
             }
             Err(errno) => {
                 for item in items.iter_mut() {
@@ -197,15 +192,17 @@ impl Committer {
                         item.outcome = Err(SpoolError::errno("fsync", &self.queue, errno));
                     }
                 }
+                false
             }
         }
     }
 
-    /// Pools the spare of a removal that is durable and holds back one that is
-    /// not yet; a spare the pool has no room for is unlinked.
-    fn keep_spare(&mut self, item: &Item) {
+    /// Pools the spare of a removal that is durable (`queue/` was `synced` after
+    /// it) and holds back one that is not yet; a spare the pool has no room for
+    /// is unlinked.
+    fn keep_spare(&mut self, item: &Item, synced: bool) {
         if let (Some((spare, size)), Ok(())) = (&item.spare, &item.outcome) {
-            if item.directory_synced {
+            if synced {
                 self.pool_spare(spare.clone(), *size);
             } else {
                 self.unsynced_spares.push((spare.clone(), *size));
