@@ -36,10 +36,10 @@ const RESCAN_INTERVAL: Duration = Duration::from_secs(60);
 /// was known to match the file.
 /// Only a `queue hold` in that window could make it stale, and a hold that
 /// close to an attempt races with the delivery anyway.
-const ACCEPTED_COPY_FRESH: Duration = Duration::from_secs(1);
+const COPY_FRESH: Duration = Duration::from_secs(1);
 
 /// Message copies kept at most: beyond, attempts read the spool.
-const ACCEPTED_COPIES_MAX: usize = 10_000;
+const COPIES_MAX: usize = 10_000;
 
 /// What the rest of the daemon tells the scheduler.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,11 +91,11 @@ pub struct Scheduler {
     /// Just-accepted messages, so their first attempt needs no read of the spool; and
     /// messages an attempt left unchanged to wait for a busy destination, so the next
     /// one needs none either.
-    accepted_copies: HashMap<QueueId, MessageCopy>,
+    message_copies: HashMap<QueueId, MessageCopy>,
 }
 
 /// A message as it was on disk at `taken`: it stands in for the spool file until
-/// [`ACCEPTED_COPY_FRESH`] after that.
+/// [`COPY_FRESH`] after that.
 pub(crate) struct MessageCopy {
     pub(crate) message: QueuedMessage,
     pub(crate) taken: Instant,
@@ -103,7 +103,7 @@ pub(crate) struct MessageCopy {
 
 impl MessageCopy {
     fn is_fresh(&self) -> bool {
-        self.taken.elapsed() < ACCEPTED_COPY_FRESH
+        self.taken.elapsed() < COPY_FRESH
     }
 }
 
@@ -139,7 +139,7 @@ impl Scheduler {
             saturated: false,
             fresh: HashSet::new(),
             backlog,
-            accepted_copies: HashMap::new(),
+            message_copies: HashMap::new(),
         }
     }
 
@@ -271,7 +271,7 @@ impl Scheduler {
             self.running.insert(id.clone());
             let forced = self.forced.remove(&id);
             let copy = self
-                .accepted_copies
+                .message_copies
                 .remove(&id)
                 .filter(MessageCopy::is_fresh);
             let task = attempt::Attempt {
@@ -296,8 +296,8 @@ impl Scheduler {
 
     /// Keeps `copy` for the message's next attempt, within the bound on copies.
     fn keep_copy(&mut self, copy: MessageCopy) {
-        if copy.is_fresh() && self.accepted_copies.len() < ACCEPTED_COPIES_MAX {
-            self.accepted_copies.insert(copy.message.id.clone(), copy);
+        if copy.is_fresh() && self.message_copies.len() < COPIES_MAX {
+            self.message_copies.insert(copy.message.id.clone(), copy);
         }
     }
 
